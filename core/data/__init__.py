@@ -1,0 +1,1 @@
+"""Image loading, dataset layouts, low-light synthesis and synthetic defects."""
