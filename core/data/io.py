@@ -77,7 +77,8 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
         raise ImageLoadError(name, "the file is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns from 89 MP, under our own limit, which is checked just below instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             w, h = img.size
             if w <= 0 or h <= 0:
@@ -94,11 +95,9 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
-        raise ImageLoadError(
-            name, "not a recognised image format (PNG, JPEG, BMP or TIFF expected)"
-        ) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageLoadError(name, f"image too large: {exc}") from None
+        raise ImageLoadError(name, "not a recognised image format (PNG, JPEG, BMP or TIFF expected)") from None
+    except Image.DecompressionBombError as exc:  # Pillow's hard limit (179 MP) refused it before we could
+        raise ImageLoadError(name, f"image too large, over the {max_pixels / 1e6:.0f} MP limit ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct_error()) as exc:
         msg = str(exc) or type(exc).__name__
         if "truncated" in msg.lower() or isinstance(exc, EOFError):
@@ -114,9 +113,7 @@ def struct_error() -> type[Exception]:
     return struct.error
 
 
-def load_image(
-    source: str | Path | bytes | np.ndarray, max_pixels: int = MAX_PIXELS, bgr: bool = False
-) -> np.ndarray:
+def load_image(source: str | Path | bytes | np.ndarray, max_pixels: int = MAX_PIXELS, bgr: bool = False) -> np.ndarray:
     """Load one image as RGB uint8 (H, W, 3).
 
     ``source`` is a path, encoded bytes, or an array (a camera frame; OpenCV frames are BGR, pass ``bgr=True``).
@@ -132,19 +129,19 @@ def load_image(
     if isinstance(source, bytes | bytearray):
         return decode_image(bytes(source), max_pixels=max_pixels)
     path = Path(source)
-    if not path.exists():
-        raise ImageLoadError(path, "no such file")
-    if path.is_dir():
-        raise ImageLoadError(path, "is a folder, not an image file")
     try:
+        if not path.exists():
+            raise ImageLoadError(path, "no such file")
+        if path.is_dir():
+            raise ImageLoadError(path, "is a folder, not an image file")
         size = path.stat().st_size
         if size > 4 * max_pixels + (64 << 20):
             raise ImageLoadError(path, f"file is {size / 1e9:.1f} GB, too large for an image")
         data = path.read_bytes()
     except ImageLoadError:
         raise
-    except OSError as exc:
-        raise ImageLoadError(path, f"cannot read the file ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # e.g. a name too long for the file system, or a NUL in it
+        raise ImageLoadError(path, f"cannot read the file ({getattr(exc, 'strerror', None) or exc})") from None
     return decode_image(data, name=str(path), max_pixels=max_pixels)
 
 
