@@ -32,3 +32,7 @@ class RecipeError(LladError):
 
 class TrainingCancelled(LladError):
     """Raised inside the training loop when the caller asked it to stop."""
+
+
+class LogError(LladError):
+    """The inspection log cannot be opened, migrated, written or exported (names the file and the reason)."""
