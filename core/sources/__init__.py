@@ -1,0 +1,29 @@
+"""Frame sources: folders, paired folders, cameras/streams/video files and hot folders behind one protocol.
+
+Every source is a :class:`FrameSource`: ``open()``, then ``read()`` (or ``events(stop)``) until ``None``, then
+``close()``; ``stop()`` from any thread ends it promptly. Events are a :class:`~core.types.Frame`, a
+:class:`LoadProblem` (one bad item; the run goes on) or a :class:`SourceStatus`. No Qt here: the GUI runs a
+source in its acquisition worker, the CLI and tests iterate it directly.
+"""
+
+from core.sources.base import FrameSource, LoadProblem, SourceError, SourceEvent, SourceStatus, StatusKind
+from core.sources.folder import FolderSource, IndexedSource, PairedFolderSource
+from core.sources.hotfolder import HotFolderSource
+from core.sources.video import VideoSource, redact_url
+from core.types import Frame
+
+__all__ = [
+    "FolderSource",
+    "Frame",
+    "FrameSource",
+    "HotFolderSource",
+    "IndexedSource",
+    "LoadProblem",
+    "PairedFolderSource",
+    "SourceError",
+    "SourceEvent",
+    "SourceStatus",
+    "StatusKind",
+    "VideoSource",
+    "redact_url",
+]
