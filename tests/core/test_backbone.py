@@ -121,6 +121,11 @@ def test_feature_blocks_can_be_chosen() -> None:
     assert enc.strides == (8, 16)
 
 
+def test_feature_blocks_beyond_the_network_are_refused() -> None:
+    with pytest.raises(ValueError, match="block 9"):
+        build_encoder(feature_blocks=(1, 2, 9))
+
+
 # --- missing, damaged, foreign and malicious weights --------------------------------------------------------
 
 

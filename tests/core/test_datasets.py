@@ -142,6 +142,16 @@ def test_paired_folders_fully_matched_report_only_pairs(tmp_path: Path) -> None:
     assert paired.only_welllit == [] and paired.only_lowlight == []
 
 
+def test_paired_duplicate_stems_are_reported_not_dropped(tmp_path: Path) -> None:
+    _image(tmp_path / "bright" / "a.bmp")
+    _image(tmp_path / "bright" / "a.png")  # same stem twice: only one can be the partner
+    _image(tmp_path / "dark" / "a.png")
+    paired = read_paired(tmp_path / "bright", tmp_path / "dark")
+    assert [(s.path.name, s.partner.name) for s in paired.pairs] == [("a.bmp", "a.png")]
+    assert [p.name for p in paired.only_welllit] == ["a.png"]
+    assert "1 well-lit images without a low-light partner" in paired.report()
+
+
 def test_paired_folders_without_any_match_raise(tmp_path: Path) -> None:
     _image(tmp_path / "bright" / "a.png")
     _image(tmp_path / "dark" / "b.png")

@@ -189,6 +189,13 @@ def test_16bit_camera_frame_is_scaled() -> None:
     assert (image == 200).all()
 
 
+def test_float_and_16bit_bgr_frames() -> None:
+    np.testing.assert_array_equal(load_image(np.array([[0.0, 0.5, 1.0]], np.float32))[0, :, 0], [0, 128, 255])
+    bgr16 = np.zeros((2, 3, 3), np.uint16)
+    bgr16[..., 0] = 65535  # blue in OpenCV order
+    assert tuple(load_image(bgr16, bgr=True)[0, 0]) == (0, 0, 255)
+
+
 def test_empty_and_unsupported_frames_are_refused() -> None:
     with pytest.raises(ImageLoadError, match="empty frame"):
         load_image(np.zeros((0, 5, 3), np.uint8))
