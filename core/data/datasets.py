@@ -114,16 +114,30 @@ def read_good_folder(folder: str | Path, recursive: bool = False) -> list[Sample
     return [Sample(p) for p in images]
 
 
+def _by_stem(paths: list[Path]) -> tuple[dict[str, Path], list[Path]]:
+    """First image of each stem, and the others with a stem already taken (e.g. ``a.png`` beside ``a.bmp``)."""
+    first: dict[str, Path] = {}
+    extra: list[Path] = []
+    for p in paths:
+        if p.stem in first:
+            extra.append(p)
+        else:
+            first[p.stem] = p
+    return first, extra
+
+
 def read_paired(welllit: str | Path, lowlight: str | Path) -> PairedSet:
     """Match well-lit and low-light images by file stem (extensions may differ)."""
     welllit, lowlight = Path(welllit), Path(lowlight)
     _require_dir(welllit, "well-lit folder")
     _require_dir(lowlight, "low-light folder")
-    wl = {p.stem: p for p in list_images(welllit)}
-    ll = {p.stem: p for p in list_images(lowlight)}
+    wl, wl_extra = _by_stem(list_images(welllit))
+    ll, ll_extra = _by_stem(list_images(lowlight))
     pairs = [Sample(wl[k], partner=ll[k]) for k in sorted(wl.keys() & ll.keys())]
     result = PairedSet(
-        pairs, [wl[k] for k in sorted(wl.keys() - ll.keys())], [ll[k] for k in sorted(ll.keys() - wl.keys())]
+        pairs,
+        sorted([wl[k] for k in wl.keys() - ll.keys()] + wl_extra),
+        sorted([ll[k] for k in ll.keys() - wl.keys()] + ll_extra),
     )
     if not pairs:
         raise DatasetError(f"no image names match between {welllit} and {lowlight}: {result.report()}")
@@ -139,8 +153,7 @@ def read_good_bad(root: str | Path) -> list[Sample]:
     masks = root / "masks"
     samples = [Sample(p, 0) for p in list_images(root / "good")]
     samples += [
-        Sample(p, 1, "bad", _find_mask(masks, p.stem) if masks.is_dir() else None)
-        for p in list_images(root / "bad")
+        Sample(p, 1, "bad", _find_mask(masks, p.stem) if masks.is_dir() else None) for p in list_images(root / "bad")
     ]
     if not samples:
         raise DatasetError(f"{root}/good and {root}/bad hold no images")
