@@ -169,6 +169,8 @@ class FeatureEncoder(nn.Module):
         self.conv_stem = model.conv_stem
         self.bn1 = model.bn1
         last = max(spec.feature_blocks)
+        if last >= len(model.blocks):  # slicing would silently return fewer maps than asked for
+            raise ValueError(f"{spec.name} has blocks 0..{len(model.blocks) - 1}, block {last} was asked for")
         self.blocks = nn.Sequential(*list(model.blocks.children())[: last + 1])
         self.feature_blocks = tuple(spec.feature_blocks)
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
