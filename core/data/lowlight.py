@@ -97,9 +97,7 @@ def synthesize_lowlight(
 
     linear = srgb_to_linear(image.astype(np.float32) / 255.0)
     electrons = linear * (exposure * fw) * field[:, :, None]
-    mono = bool(
-        np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 0], image[:, :, 2])
-    )
+    mono = bool(np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 0], image[:, :, 2]))
     if mono:  # a monochrome camera: one sensor value per pixel, so the noise is the same in every channel
         electrons = electrons[:, :, :1]
     noisy = rng.poisson(np.clip(electrons, 0, None)).astype(np.float32)

@@ -1,0 +1,146 @@
+"""Thresholds and score normalisation: the post-processing step that lives outside the network.
+
+The network returns raw maps and scores; :class:`PostProcessor` turns them into what users see. For each input
+mode it keeps, from held-out good samples (never trained on):
+
+- ``center``: the median raw image score of good parts;
+- ``threshold``: the raw image score at the target false-reject rate (default 1 %), estimated from a normal fit
+  of the log-scores, so it is smooth even with few samples and never below the highest held-out good score's
+  99th-percentile estimate;
+- ``pixel_center`` / ``pixel_threshold``: the same for map values; the pixel threshold is the F1-best value on
+  synthetic defects when they exist, never below the 99.9th percentile of good pixels.
+
+Normalised score = (raw - center) / (threshold - center): **0 is a typical good part, 1.0 is the calibrated
+threshold**. Maps are normalised the same way with the pixel pair. The state is plain numbers saved with the
+recipe (``to_dict``/``from_dict``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
+
+import numpy as np
+
+from core.types import InputMode
+
+
+@dataclass
+class ModeCalibration:
+    """Raw-scale statistics for one input mode."""
+
+    center: float
+    threshold: float
+    pixel_center: float
+    pixel_threshold: float
+    good_scores: list[float] = field(default_factory=list)
+    defect_scores: list[float] = field(default_factory=list)
+
+    def normalize_score(self, raw: float | np.ndarray):
+        return (raw - self.center) / max(self.threshold - self.center, 1e-9)
+
+    def denormalize_score(self, norm: float) -> float:
+        return self.center + norm * (self.threshold - self.center)
+
+    def normalize_map(self, raw: np.ndarray) -> np.ndarray:
+        scale = max(self.pixel_threshold - self.pixel_center, 1e-9)
+        return ((raw - self.pixel_center) / scale).astype(np.float32)
+
+
+def threshold_for_false_reject(good_scores: np.ndarray, rate: float = 0.01) -> float:
+    """Raw score above which a fraction ``rate`` of good parts is expected (log-normal fit, floored by data)."""
+    s = np.asarray(good_scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        raise ValueError("no good scores to calibrate on")
+    logs = np.log(np.clip(s, 1e-9, None))
+    z = NormalDist().inv_cdf(1 - rate)
+    fitted = float(np.exp(logs.mean() + z * logs.std(ddof=1))) if s.size > 2 else float(s.max() * 1.1)
+    empirical = float(np.quantile(s, 1 - rate))
+    return max(fitted, empirical)
+
+
+def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(threshold, F1) maximising F1 of ``score >= threshold`` against boolean ``labels``."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    labels = np.asarray(labels, dtype=bool).ravel()
+    if labels.sum() == 0 or labels.sum() == labels.size:
+        return float(np.median(scores)), 0.0
+    order = np.argsort(-scores)
+    s, y = scores[order], labels[order]
+    tp = np.cumsum(y)
+    fp = np.cumsum(~y)
+    precision = tp / (tp + fp)
+    recall = tp / labels.sum()
+    f1 = 2 * precision * recall / np.clip(precision + recall, 1e-12, None)
+    # only positions where the score changes are valid cut points
+    valid = np.r_[s[1:] != s[:-1], True]
+    f1 = np.where(valid, f1, -1)
+    i = int(np.argmax(f1))
+    return float(s[i]), float(f1[i])
+
+
+def calibrate_mode(
+    good_scores: np.ndarray,
+    good_maps: np.ndarray,
+    defect_scores: np.ndarray | None = None,
+    defect_maps: np.ndarray | None = None,
+    defect_masks: np.ndarray | None = None,
+    false_reject_rate: float = 0.01,
+) -> ModeCalibration:
+    """Statistics for one mode from held-out good samples and, optionally, synthetic defects."""
+    good_scores = np.asarray(good_scores, dtype=np.float64)
+    threshold = threshold_for_false_reject(good_scores, false_reject_rate)
+    center = float(np.median(good_scores))
+    if threshold <= center:
+        threshold = center + 1e-6
+    pix = np.asarray(good_maps, dtype=np.float32).ravel()
+    if pix.size > 2_000_000:
+        pix = pix[:: pix.size // 2_000_000 + 1]
+    pixel_center = float(np.median(pix))
+    pixel_floor = float(np.quantile(pix, 0.999))
+    pixel_threshold = pixel_floor
+    if defect_maps is not None and defect_masks is not None and np.asarray(defect_masks).any():
+        dm = np.asarray(defect_maps, dtype=np.float32).ravel()
+        dk = np.asarray(defect_masks, dtype=bool).ravel()
+        step = dm.size // 2_000_000 + 1
+        t, _ = best_f1_threshold(np.r_[dm[::step], pix], np.r_[dk[::step], np.zeros(pix.size, bool)])
+        pixel_threshold = max(t, pixel_floor)
+    if pixel_threshold <= pixel_center:
+        pixel_threshold = pixel_center + 1e-6
+    return ModeCalibration(
+        center=center,
+        threshold=float(threshold),
+        pixel_center=pixel_center,
+        pixel_threshold=float(pixel_threshold),
+        good_scores=[float(x) for x in good_scores],
+        defect_scores=[] if defect_scores is None else [float(x) for x in np.asarray(defect_scores)],
+    )
+
+
+@dataclass
+class PostProcessor:
+    """Per-mode calibration; turns raw outputs into normalised scores and maps."""
+
+    modes: dict[str, ModeCalibration] = field(default_factory=dict)
+
+    def for_mode(self, mode: InputMode) -> ModeCalibration:
+        key = InputMode(mode).value
+        if key in self.modes:
+            return self.modes[key]
+        # a mode never calibrated (e.g. paired input on a recipe trained without pairs) borrows the closest one
+        for fallback in (InputMode.LOWLIGHT.value, InputMode.WELLLIT.value, InputMode.PAIRED.value):
+            if fallback in self.modes:
+                return self.modes[fallback]
+        raise KeyError("the post-processor holds no calibration")
+
+    def to_dict(self) -> dict:
+        return {k: asdict(v) for k, v in self.modes.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PostProcessor:
+        modes = {}
+        for k, v in d.items():
+            InputMode(k)  # refuse unknown modes
+            modes[k] = ModeCalibration(**{f: v[f] for f in ModeCalibration.__dataclass_fields__ if f in v})
+        return cls(modes)

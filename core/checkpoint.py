@@ -1,0 +1,105 @@
+"""Reading and writing one model version: safetensors weights plus a JSON description.
+
+Weights are stored as safetensors, a format of raw tensors that cannot execute code when read. The JSON
+records the architecture, the training settings, the calibration, the statistics, the backbone (name and
+weights SHA-256) and the SHA-256 of the weights file, so a swapped, truncated or foreign file is refused with a
+clear :class:`~core.errors.RecipeError` instead of a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from core.backbone import BACKBONES, DEFAULT_BACKBONE
+from core.calibration import PostProcessor
+from core.errors import RecipeError
+from core.model.net import LowLightAnomalyNet, NetConfig
+from core.types import InputMode
+
+CHECKPOINT_FORMAT = 1
+WEIGHTS_FILE = "weights.safetensors"
+MODEL_FILE = "model.json"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_version(folder: Path, trained) -> None:
+    """Write ``trained`` (a :class:`core.training.TrainedModel`) into an empty ``folder``."""
+    from safetensors.torch import save_file
+
+    from core.recipes import atomic_write_json
+
+    state = {k: v.detach().cpu().contiguous() for k, v in trained.net.state_dict().items()}
+    weights = folder / WEIGHTS_FILE
+    save_file(state, str(weights))
+    backbone = BACKBONES[DEFAULT_BACKBONE]
+    atomic_write_json(
+        folder / MODEL_FILE,
+        {
+            "format": CHECKPOINT_FORMAT,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "backbone": {"name": backbone.name, "sha256": backbone.sha256},
+            "net_config": trained.net.config.to_dict(),
+            "train_config": trained.config.to_dict(),
+            "calibration": trained.post.to_dict(),
+            "welllit_mean": trained.welllit_mean,
+            "default_mode": InputMode(trained.default_mode).value,
+            "stats": trained.stats,
+            "weights_sha256": _sha256(weights),
+            "num_parameters": trained.net.num_parameters(),
+        },
+    )
+
+
+def read_version(folder: Path):
+    """Load a version folder as a :class:`core.training.TrainedModel`; every failure is a RecipeError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from core.recipes import read_json
+    from core.training import TrainConfig, TrainedModel
+
+    meta = read_json(folder / MODEL_FILE)
+    fmt = meta.get("format")
+    if not isinstance(fmt, int) or fmt > CHECKPOINT_FORMAT:
+        raise RecipeError(f"{folder} holds a model of format {fmt!r}; this LLAD reads up to {CHECKPOINT_FORMAT}")
+    backbone = meta.get("backbone", {})
+    known = BACKBONES.get(backbone.get("name", ""))
+    if known is None or backbone.get("sha256") != known.sha256:
+        raise RecipeError(
+            f"{folder} was trained on backbone {backbone.get('name')!r} with other weights; this LLAD has "
+            f"{sorted(BACKBONES)}: retrain the category"
+        )
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise RecipeError(f"{weights} is missing")
+    if _sha256(weights) != meta.get("weights_sha256"):
+        raise RecipeError(f"{weights} is damaged or was replaced (SHA-256 does not match model.json)")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RecipeError(f"{weights} is not a valid safetensors file: {exc}") from None
+    try:
+        config = NetConfig.from_dict(meta["net_config"])
+        net = LowLightAnomalyNet(config)
+        net.load_state_dict(state, strict=True)
+        post = PostProcessor.from_dict(meta["calibration"])
+        train_config = TrainConfig.from_dict(meta.get("train_config", {}))
+        mode = InputMode(meta.get("default_mode", "lowlight"))
+        welllit_mean = float(meta["welllit_mean"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise RecipeError(f"{folder} does not describe a model this LLAD can build: {exc}") from None
+    net.eval()
+    return TrainedModel(net, post, train_config, welllit_mean, meta.get("stats", {}), mode)
+
+
+def weights_bytes(folder: Path) -> int:
+    return (folder / WEIGHTS_FILE).stat().st_size

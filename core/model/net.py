@@ -1,0 +1,91 @@
+"""The assembled low-light anomaly network (everything trainable; the frozen encoder lives outside it).
+
+Data flow for one image, per encoder scale *i*::
+
+    low-light features f_i --LFE--> a_i         (noise-free low-frequency content)
+    low-light image --IlluminationEstimator--> L (illumination map, an output)
+    f_i, L --IlluminationModulation--> b_i       (uneven light corrected)
+    a_i, b_i --AFF--> g_i                        (channel x spatial attention)
+    g_1..g_n --bottleneck--> z --decoder--> r_1..r_n   (reconstructed well-lit features)
+
+``forward`` always returns the same :class:`NetOutput`, in training and in evaluation.
+What the reconstructions are compared with depends on the input mode (see :mod:`core.model.detector`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from core.model.aff import AdaptiveFeatureFusion
+from core.model.decoder import MultiScaleBottleneck, ReconstructionDecoder
+from core.model.ife import IlluminationEstimator, IlluminationModulation
+from core.model.lfe import LowPassFeatureEnhancement
+
+
+@dataclass
+class NetConfig:
+    """Architecture settings, saved with every recipe so a checkpoint rebuilds exactly."""
+
+    channels: tuple[int, ...] = (24, 40, 112)
+    strides: tuple[int, ...] = (4, 8, 16)
+    bottleneck_width: int = 256
+    decoder_widths: tuple[int, ...] = (32, 64, 128)
+    lfe_cutoffs: tuple[float, ...] = (0.35, 0.45, 0.6)
+    illumination_stride: int = 4
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetConfig:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for k in ("channels", "strides", "lfe_cutoffs", "decoder_widths"):
+            if k in known:
+                known[k] = tuple(known[k])
+        return cls(**known)
+
+
+@dataclass
+class NetOutput:
+    """Reconstructed well-lit features (shallow first) and the illumination map (B, 1, H/4, W/4)."""
+
+    reconstruction: list[torch.Tensor]
+    illumination: torch.Tensor
+
+
+class LowLightAnomalyNet(nn.Module):
+    """LFE + IFE + AFF per scale, a shared bottleneck, and a reconstruction decoder."""
+
+    def __init__(self, config: NetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or NetConfig()
+        if not (len(config.channels) == len(config.strides) == len(config.lfe_cutoffs) == len(config.decoder_widths)):
+            raise ValueError("channels, strides, lfe_cutoffs and decoder_widths need one entry per scale")
+        self.lfe = nn.ModuleList(
+            LowPassFeatureEnhancement(c, init_cutoff=k) for c, k in zip(config.channels, config.lfe_cutoffs)
+        )
+        self.illumination = IlluminationEstimator(stride=config.illumination_stride)
+        self.ife = nn.ModuleList(IlluminationModulation(c) for c in config.channels)
+        self.aff = nn.ModuleList(AdaptiveFeatureFusion(c) for c in config.channels)
+        self.bottleneck = MultiScaleBottleneck(config.channels, config.strides, config.bottleneck_width)
+        self.decoder = ReconstructionDecoder(config.channels, config.bottleneck_width, config.decoder_widths)
+
+    def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Enhanced and fused features per scale, and the illumination map."""
+        illumination = self.illumination(image)
+        fused = [aff(lfe(f), ife(f, illumination)) for f, lfe, ife, aff in zip(feats, self.lfe, self.ife, self.aff)]
+        return fused, illumination
+
+    def forward(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> NetOutput:
+        """``feats``: encoder maps of the input image (shallow first); ``image``: the input in [0, 1]."""
+        fused, illumination = self.fuse(feats, image)
+        return NetOutput(self.decoder(self.bottleneck(fused)), illumination)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

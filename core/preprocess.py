@@ -1,0 +1,60 @@
+"""Pre-processing shared by training, calibration and inference: resize, to tensor, and the per-mode target.
+
+Keeping this in one place is what guarantees that the model sees at inspection exactly what it saw in training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from core.data.lowlight import enhance_lowlight, srgb_to_linear
+from core.types import InputMode
+
+
+def resize_rgb(image: np.ndarray, size: int) -> np.ndarray:
+    """Square resize (the model's input is size x size); area filter when shrinking."""
+    h, w = image.shape[:2]
+    if (h, w) == (size, size):
+        return image
+    interp = cv2.INTER_AREA if h * w > size * size else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interp)
+
+
+def to_tensor(images: Sequence[np.ndarray]) -> torch.Tensor:
+    """RGB uint8 images of equal size -> (B, 3, H, W) float in [0, 1], channels-last in memory."""
+    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
+    return batch.contiguous(memory_format=torch.channels_last)
+
+
+def mean_linear(image: np.ndarray) -> float:
+    """Mean brightness in linear light (used to tell low-light from well-lit input and to set the enhancement)."""
+    small = image[::4, ::4] if image.shape[0] > 64 else image
+    return float(srgb_to_linear(small.astype(np.float32) / 255.0).mean())
+
+
+def resolve_mode(image: np.ndarray, partner: np.ndarray | None, requested: InputMode | None, welllit_mean: float):
+    """The mode to use: ``PAIRED`` when a partner exists; otherwise the requested one; otherwise automatic —
+    ``LOWLIGHT`` when the image is under half the exposure of the training well-lit images, else ``WELLLIT``."""
+    if partner is not None:
+        return InputMode.PAIRED
+    if requested is not None and requested != InputMode.PAIRED:
+        return requested
+    return InputMode.LOWLIGHT if mean_linear(image) < 0.5 * welllit_mean else InputMode.WELLLIT
+
+
+def mode_images(
+    mode: InputMode, image: np.ndarray, partner: np.ndarray | None, size: int, enhance_mean: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(model input, comparison target or None when the input is its own target), both size x size uint8."""
+    inp = resize_rgb(image, size)
+    if mode == InputMode.WELLLIT:
+        return inp, None
+    if mode == InputMode.PAIRED:
+        if partner is None:
+            raise ValueError("paired mode needs the well-lit partner image")
+        return inp, resize_rgb(partner, size)
+    return inp, enhance_lowlight(inp, target_mean=enhance_mean)

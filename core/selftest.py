@@ -1,0 +1,62 @@
+"""Headless self-test: load the backbone, train a tiny category on generated images, inspect, report JSON.
+
+It needs no dataset and no network, so it proves an installation or a frozen bundle works end to end.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def generated_part(rng: np.random.Generator, size: int = 160) -> np.ndarray:
+    """A textured part (brushed-metal-like stripes with a soft gradient), RGB uint8."""
+    base = rng.normal(0, 1, (size // 4, size)).astype(np.float32)
+    stripes = cv2.resize(base, (size, size), interpolation=cv2.INTER_CUBIC)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    img = 110 + 18 * stripes + 30 * (xx - 0.5) + 10 * np.sin(6 * yy)
+    img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
+    return np.repeat(img[:, :, None], 3, axis=2)
+
+
+def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
+    import torch
+
+    from core.backbone import shared_encoder
+    from core.data.defects import blotch_defect
+    from core.predictor import Predictor
+    from core.recipes import RecipeStore
+    from core.training import preset, run_fit
+
+    t0 = time.perf_counter()
+    encoder = shared_encoder()
+    t_backbone = time.perf_counter() - t0
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory(prefix="llad-selftest-") as tmp:
+        root = Path(keep) if keep else Path(tmp)
+        store = RecipeStore(root / "recipes")
+        recipe = store.get("selftest") if store.exists("selftest") else store.create("selftest")
+        for i in range(n_images):
+            recipe.add_sample(generated_part(rng), stem=f"good{i:02d}")
+        t1 = time.perf_counter()
+        trained = run_fit(recipe.samples(), preset("tiny", steps=25), encoder=encoder, calibration_defects=6)
+        t_train = time.perf_counter() - t1
+        version = recipe.save_version(trained, activate=True)
+        predictor = Predictor.from_recipe(store.get("selftest"))
+        good = generated_part(rng)
+        bad, _ = blotch_defect(generated_part(rng), 3)
+        r_good, r_bad = predictor.predict(good), predictor.predict(bad)
+    return {
+        "ok": bool(np.isfinite(r_good.score) and np.isfinite(r_bad.score)),
+        "torch": torch.__version__,
+        "backbone_seconds": round(t_backbone, 2),
+        "train_seconds": round(t_train, 2),
+        "version": version,
+        "good": {"score": round(r_good.score, 3), "verdict": r_good.verdict.value, "ms": round(r_good.total_ms, 1)},
+        "defect": {"score": round(r_bad.score, 3), "verdict": r_bad.verdict.value, "ms": round(r_bad.total_ms, 1)},
+        "total_seconds": round(time.perf_counter() - t0, 2),
+    }

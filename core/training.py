@@ -1,0 +1,321 @@
+"""Training on good samples only, as a generator of progress events.
+
+``fit`` yields :class:`TrainEvent` objects (loading, every step, calibrating, done) and returns a
+:class:`TrainedModel` (``result = yield from fit(...)``, or :func:`run_fit` to drive it to the end). A GUI worker,
+the CLI and the tests all drive the same loop; cancelling is cooperative: set the ``cancel`` event and the next
+step raises :class:`~core.errors.TrainingCancelled` without touching anything on disk.
+
+Training pairs, per sample and per step:
+
+- real pairs (a well-lit image with a low-light partner): input = the partner, target = the well-lit image;
+- well-lit only: input = :func:`~core.data.lowlight.synthesize_lowlight` of it with a random strength each time
+  (a fraction of steps keeps it unaltered so well-lit inspection works too), target = the well-lit image;
+- low-light only: input = the low-light image, target = its classical enhancement.
+
+Augmentation: horizontal and vertical flips and a small exposure jitter of the target. Everything is seeded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+
+from core.backbone import FeatureEncoder, shared_encoder
+from core.calibration import PostProcessor, calibrate_mode
+from core.data.datasets import Sample
+from core.data.defects import synthetic_defect
+from core.data.io import ImageLoadError, load_image
+from core.data.lowlight import enhance_lowlight, synthesize_lowlight
+from core.errors import DatasetError, TrainingCancelled
+from core.model.detector import AnomalyDetector
+from core.model.loss import reconstruction_loss
+from core.model.net import LowLightAnomalyNet, NetConfig
+from core.preprocess import mean_linear, mode_images, resize_rgb, to_tensor
+from core.types import InputMode
+
+MIN_GOOD_SAMPLES = 10
+"""Fewest good images a category can be trained on: below this the held-out calibration set (at least 3
+images) and the training set are both too small for a threshold anyone should trust."""
+
+
+@dataclass
+class TrainConfig:
+    """Training settings; saved in the recipe with the weights they produced."""
+
+    image_size: int = 256
+    steps: int = 1200
+    batch_size: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    strength_range: tuple[float, float] = (0.3, 1.0)
+    welllit_fraction: float = 0.15
+    holdout_fraction: float = 0.1
+    calibration_strength: float = 0.7
+    false_reject_rate: float = 0.01
+    bottleneck_width: int = 256
+    seed: int = 0
+    threads: int | None = None
+    preset: str = "default"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["strength_range"] = list(self.strength_range)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "strength_range" in known:
+            known["strength_range"] = tuple(known["strength_range"])
+        return cls(**known)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "default": TrainConfig(),
+    "fast": TrainConfig(steps=350, preset="fast"),
+    "tiny": TrainConfig(image_size=128, steps=40, batch_size=4, bottleneck_width=64, preset="tiny"),
+}
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+@dataclass
+class TrainEvent:
+    """Progress report. ``stage``: 'load', 'train', 'calibrate' or 'done'."""
+
+    stage: str
+    step: int = 0
+    total: int = 0
+    loss: float = float("nan")
+    elapsed: float = 0.0
+    eta: float = float("nan")
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0
+
+
+@dataclass
+class TrainedModel:
+    """Everything a recipe version stores."""
+
+    net: LowLightAnomalyNet
+    post: PostProcessor
+    config: TrainConfig
+    welllit_mean: float
+    stats: dict = field(default_factory=dict)
+    default_mode: InputMode = InputMode.LOWLIGHT
+
+
+@dataclass
+class _Item:
+    name: str
+    welllit: np.ndarray | None
+    lowlight: np.ndarray | None
+
+
+def _load_items(samples: Sequence[Sample], size: int, lowlight_only: bool) -> tuple[list[_Item], list[str]]:
+    items, problems = [], []
+    for s in samples:
+        try:
+            main = resize_rgb(load_image(s.path), size)
+            partner = resize_rgb(load_image(s.partner), size) if s.partner is not None else None
+        except ImageLoadError as exc:
+            problems.append(str(exc))
+            continue
+        if lowlight_only:
+            items.append(_Item(s.path.name, None, main))
+        else:
+            items.append(_Item(s.path.name, main, partner))
+    return items, problems
+
+
+def _check_cancel(cancel: threading.Event | Callable[[], bool] | None) -> None:
+    if cancel is None:
+        return
+    if cancel.is_set() if isinstance(cancel, threading.Event) else cancel():
+        raise TrainingCancelled("training cancelled")
+
+
+def _training_pair(item: _Item, cfg: TrainConfig, rng: np.random.Generator, welllit_mean: float):
+    flip_h, flip_v = rng.random() < 0.5, rng.random() < 0.5
+
+    def aug(a):
+        if flip_h:
+            a = a[:, ::-1]
+        if flip_v:
+            a = a[::-1]
+        return np.ascontiguousarray(a)
+
+    if item.welllit is None:  # low-light only: target is the classical enhancement
+        low = aug(item.lowlight)
+        return low, enhance_lowlight(low, target_mean=welllit_mean)
+    well = aug(item.welllit)
+    if item.lowlight is not None and rng.random() < 0.7:
+        return aug(item.lowlight), well
+    if rng.random() < cfg.welllit_fraction:
+        return well, well
+    strength = rng.uniform(*cfg.strength_range)
+    low, _ = synthesize_lowlight(well, strength, rng)
+    return low, well
+
+
+def fit(
+    samples: Sequence[Sample],
+    config: TrainConfig | None = None,
+    *,
+    lowlight_only: bool = False,
+    cancel: threading.Event | Callable[[], bool] | None = None,
+    encoder: FeatureEncoder | None = None,
+    calibration_defects: int = 24,
+) -> Generator[TrainEvent, None, TrainedModel]:
+    """Train a network on good ``samples`` and calibrate it; see the module docstring."""
+    cfg = config or TrainConfig()
+    t0 = time.perf_counter()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    yield TrainEvent("load", 0, len(samples), message=f"loading {len(samples)} images")
+    items, problems = _load_items(samples, cfg.image_size, lowlight_only)
+    if len(items) < MIN_GOOD_SAMPLES:
+        raise DatasetError(
+            f"{len(items)} usable good images; at least {MIN_GOOD_SAMPLES} are needed to train and calibrate"
+            + (f" ({len(problems)} could not be read: {problems[0]})" if problems else "")
+        )
+    _check_cancel(cancel)
+    order = rng.permutation(len(items))
+    n_hold = int(np.clip(round(len(items) * cfg.holdout_fraction), 3, 100))
+    holdout = [items[i] for i in order[:n_hold]]
+    train_items = [items[i] for i in order[n_hold:]]
+    if lowlight_only:
+        welllit_mean = float(np.mean([mean_linear(enhance_lowlight(it.lowlight)) for it in train_items[:50]]))
+    else:
+        welllit_mean = float(np.mean([mean_linear(it.welllit) for it in train_items]))
+
+    encoder = encoder or shared_encoder()
+    net = LowLightAnomalyNet(NetConfig(bottleneck_width=cfg.bottleneck_width))
+    net = net.to(memory_format=torch.channels_last)
+    detector = AnomalyDetector(encoder, net)
+    optim = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
+
+    losses: list[float] = []
+    t_train = time.perf_counter()
+    net.train()
+    for step in range(1, cfg.steps + 1):
+        _check_cancel(cancel)
+        batch = [train_items[i] for i in rng.integers(0, len(train_items), cfg.batch_size)]
+        pairs = [_training_pair(it, cfg, rng, welllit_mean) for it in batch]
+        inputs = to_tensor([p[0] for p in pairs])
+        targets = to_tensor([p[1] for p in pairs])
+        with torch.no_grad():
+            tgt_feats = encoder(targets)
+            in_feats = encoder(inputs)
+        out = net(in_feats, inputs)
+        loss = reconstruction_loss(out.reconstruction, tgt_feats)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        optim.step()
+        sched.step()
+        losses.append(float(loss))
+        elapsed = time.perf_counter() - t_train
+        eta = elapsed / step * (cfg.steps - step)
+        yield TrainEvent("train", step, cfg.steps, losses[-1], time.perf_counter() - t0, eta)
+    train_seconds = time.perf_counter() - t_train
+
+    net.eval()
+    yield TrainEvent("calibrate", 0, len(holdout), message=f"calibrating on {len(holdout)} held-out good images")
+    post = PostProcessor()
+    modes = [InputMode.LOWLIGHT] if lowlight_only else [InputMode.LOWLIGHT, InputMode.WELLLIT]
+    if any(it.lowlight is not None for it in holdout) and not lowlight_only:
+        modes.append(InputMode.PAIRED)
+    cal_rng = np.random.default_rng(cfg.seed + 1)
+    defects = []
+    for i in range(calibration_defects if holdout else 0):
+        src = holdout[i % len(holdout)]
+        base = src.welllit if src.welllit is not None else enhance_lowlight(src.lowlight, target_mean=welllit_mean)
+        defects.append(synthetic_defect(base, cal_rng))
+    for mode in modes:
+        _check_cancel(cancel)
+        good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
+        bad = [(_as_lowlight(img, mode, cfg, cal_rng), None) for img, _ in defects]
+        g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
+        d_scores, d_maps = _score_views(detector, bad, mode, cfg, welllit_mean) if bad else (None, None)
+        masks = np.stack([m for _, m in defects]) if defects else None
+        post.modes[mode.value] = calibrate_mode(g_scores, g_maps, d_scores, d_maps, masks, cfg.false_reject_rate)
+        yield TrainEvent("calibrate", modes.index(mode) + 1, len(modes), message=f"calibrated {mode.value}")
+
+    cal = post.modes[modes[0].value]
+    detected = float(np.mean(np.asarray(cal.defect_scores) >= cal.threshold)) if cal.defect_scores else None
+    stats = {
+        "train_images": len(train_items),
+        "holdout_images": len(holdout),
+        "unreadable": problems,
+        "steps": cfg.steps,
+        "final_loss": float(np.mean(losses[-20:])),
+        "loss_curve": [float(np.mean(losses[i : i + 10])) for i in range(0, len(losses), 10)],
+        "train_seconds": round(train_seconds, 2),
+        "total_seconds": round(time.perf_counter() - t0, 2),
+        "synthetic_defect_detection_rate": detected,
+        "lowlight_only": lowlight_only,
+        "paired": any(it.lowlight is not None and it.welllit is not None for it in items),
+    }
+    model = TrainedModel(net, post, cfg, welllit_mean, stats, InputMode.LOWLIGHT)
+    yield TrainEvent("done", cfg.steps, cfg.steps, stats["final_loss"], time.perf_counter() - t0, 0.0, "done")
+    return model
+
+
+def _as_lowlight(image: np.ndarray, mode: InputMode, cfg: TrainConfig, rng: np.random.Generator):
+    if mode == InputMode.WELLLIT:
+        return image
+    return synthesize_lowlight(image, cfg.calibration_strength, rng)[0]
+
+
+def _calibration_view(item: _Item, mode: InputMode, cfg: TrainConfig, rng: np.random.Generator):
+    """(image, partner) for one held-out item in ``mode``."""
+    if item.welllit is None:
+        return item.lowlight, None
+    if mode == InputMode.PAIRED:
+        low = item.lowlight if item.lowlight is not None else _as_lowlight(item.welllit, mode, cfg, rng)
+        return low, item.welllit
+    if mode == InputMode.LOWLIGHT and item.lowlight is not None:
+        return item.lowlight, None
+    return _as_lowlight(item.welllit, mode, cfg, rng), None
+
+
+@torch.inference_mode()
+def _score_views(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
+    scores, maps = [], []
+    for i in range(0, len(views), 8):
+        chunk = views[i : i + 8]
+        pairs = [mode_images(mode, img, partner, cfg.image_size, welllit_mean) for img, partner in chunk]
+        inputs = to_tensor([p[0] for p in pairs])
+        targets = None if pairs[0][1] is None else to_tensor([p[1] for p in pairs])
+        out = detector(inputs, targets)
+        scores.append(out.score.numpy())
+        maps.append(out.anomaly_map[:, 0].numpy())
+    return np.concatenate(scores), np.concatenate(maps)
+
+
+def run_fit(samples: Sequence[Sample], config: TrainConfig | None = None, on_event=None, **kwargs) -> TrainedModel:
+    """Drive :func:`fit` to the end, passing each event to ``on_event``."""
+    gen = fit(samples, config, **kwargs)
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_event is not None:
+            on_event(event)
