@@ -256,14 +256,9 @@ def test_pickle_that_runs_code_is_refused(tmp_path: Path, writer: str) -> None:
     assert not marker.exists()
 
 
-def test_generic_timm_model_gives_a_clear_answer(tmp_path: Path) -> None:
+def test_generic_timm_model_gives_a_clear_error(tmp_path: Path) -> None:
+    """A timm model without the EfficientNet trunk (conv_stem, bn1, blocks) is refused by name, not with a crash."""
     path = tmp_path / "resnet18.pth"
     torch.save(timm.create_model("resnet18", pretrained=False).state_dict(), path)
-    try:
-        enc = build_encoder("resnet18", weights=path)
-    except BackboneWeightsError as exc:
-        assert "resnet18" in str(exc)
-        return
-    with torch.no_grad():
-        maps = enc(torch.rand(1, 3, 64, 64))
-    assert len(maps) == len(enc.channels) == len(enc.strides) == 3
+    with pytest.raises(BackboneWeightsError, match="'resnet18' is not an EfficientNet/MobileNet-style"):
+        build_encoder("resnet18", weights=path)
