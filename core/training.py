@@ -229,7 +229,7 @@ def fit(
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         optim.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         elapsed = time.perf_counter() - t_train
         eta = elapsed / step * (cfg.steps - step)
         yield TrainEvent("train", step, cfg.steps, losses[-1], time.perf_counter() - t0, eta)

@@ -1,0 +1,138 @@
+"""Each network part on its own: shapes, no NaNs, and the behaviour it exists for."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.model.aff import AdaptiveFeatureFusion
+from core.model.anomaly_map import AnomalyMapGenerator
+from core.model.ife import IlluminationEstimator, IlluminationModulation
+from core.model.lfe import LowPassFeatureEnhancement
+from core.model.loss import reconstruction_loss
+from core.model.net import LowLightAnomalyNet, NetConfig
+
+
+def _high_freq_energy(x: torch.Tensor) -> float:
+    spec = torch.fft.rfft2(x).abs() ** 2
+    h, w = x.shape[-2:]
+    fy = torch.fft.fftfreq(h).abs()[:, None] * 2
+    fx = torch.fft.rfftfreq(w)[None, :] * 2
+    return float(spec[..., torch.sqrt(fy**2 + fx**2) > 0.6].sum())
+
+
+def test_lfe_removes_high_frequency_noise_and_keeps_structure():
+    torch.manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+    clean = torch.stack([torch.sin(2 * np.pi * (k + 1) * xx) * torch.cos(2 * np.pi * yy) for k in range(8)])[None]
+    noisy = clean + 0.5 * torch.randn_like(clean)
+    lfe = LowPassFeatureEnhancement(8, init_cutoff=0.4).eval()
+    with torch.no_grad():
+        low = lfe.lowpass(noisy)
+    assert low.shape == noisy.shape
+    assert _high_freq_energy(low) < 0.05 * _high_freq_energy(noisy)
+    # closer to the clean map than the noisy input was
+    assert (low - clean).pow(2).mean() < 0.4 * (noisy - clean).pow(2).mean()
+
+
+def test_lfe_cutoff_is_learnt():
+    lfe = LowPassFeatureEnhancement(4, init_cutoff=0.3)
+    out = lfe(torch.randn(2, 4, 16, 16)).pow(2).mean()
+    out.backward()
+    assert lfe.cutoff_logit.grad is not None and lfe.cutoff_logit.grad.abs() > 0
+    assert abs(float(lfe.cutoff) - 0.3) < 1e-5
+
+
+def test_lfe_mask_passes_low_and_stops_high():
+    lfe = LowPassFeatureEnhancement(1, init_cutoff=0.4)
+    m = lfe.mask(32, 32, torch.device("cpu"), torch.float32)
+    assert m[0, 0] > 0.99
+    assert m[16, 16] < 0.01
+
+
+def test_illumination_map_is_darker_where_the_image_is_darker():
+    img = torch.full((1, 3, 64, 64), 0.6)
+    img[..., :, :32] = 0.15  # left half in shadow
+    est = IlluminationEstimator(stride=4)
+    L = est(img)
+    assert L.shape == (1, 1, 16, 16)
+    assert float(L.min()) > 0 and float(L.max()) <= 1
+    assert L[..., :, :4].mean() < 0.5 * L[..., :, -4:].mean()
+
+
+def test_illumination_map_follows_a_gradient():
+    ramp = torch.linspace(0.05, 0.9, 64).view(1, 1, 1, 64).expand(1, 3, 64, 64)
+    L = IlluminationEstimator()(ramp)[0, 0].mean(0)
+    assert torch.all(L[1:] >= L[:-1] - 1e-6)
+
+
+def test_illumination_modulation_starts_as_identity_plus_refinement_and_uses_the_map():
+    mod = IlluminationModulation(8)
+    f = torch.randn(2, 8, 16, 16)
+    dark = torch.full((2, 1, 16, 16), 0.05)
+    bright = torch.full((2, 1, 16, 16), 0.9)
+    torch.nn.init.normal_(mod.to_gamma_beta.weight, std=0.5)  # as after training
+    assert not torch.allclose(mod(f, dark), mod(f, bright))
+
+
+def test_aff_weights_are_normalised_over_branches():
+    aff = AdaptiveFeatureFusion(16)
+    a, b = torch.randn(2, 16, 8, 8), torch.randn(2, 16, 8, 8)
+    w = aff.weights(a, b)
+    assert w.shape == (2, 2, 16, 8, 8)
+    assert torch.all(w >= 0)
+    assert torch.allclose(w.sum(1), torch.ones(2, 16, 8, 8), atol=1e-6)
+    assert aff(a, b).shape == a.shape
+
+
+def test_aff_prefers_the_branch_its_attention_points_at():
+    aff = AdaptiveFeatureFusion(4)
+    with torch.no_grad():
+        aff.channel_mlp[-1].weight.zero_()
+        aff.channel_mlp[-1].bias.copy_(torch.tensor([5.0] * 4 + [-5.0] * 4))  # branch a for every channel
+    w = aff.weights(torch.randn(1, 4, 4, 4), torch.randn(1, 4, 4, 4))
+    assert float(w[:, 0].mean()) > 0.95
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+def test_net_shapes_and_finite_outputs(size):
+    net = LowLightAnomalyNet(NetConfig(bottleneck_width=64, decoder_widths=(16, 32, 64))).eval()
+    feats = [torch.randn(2, c, size // s, size // s) for c, s in zip((24, 40, 112), (4, 8, 16))]
+    img = torch.rand(2, 3, size, size)
+    out = net(feats, img)
+    assert [r.shape for r in out.reconstruction] == [f.shape for f in feats]
+    assert out.illumination.shape == (2, 1, size // 4, size // 4)
+    assert all(torch.isfinite(r).all() for r in out.reconstruction)
+
+
+def test_net_output_is_the_same_kind_in_train_and_eval():
+    net = LowLightAnomalyNet(NetConfig(bottleneck_width=64, decoder_widths=(16, 32, 64)))
+    feats = [torch.randn(2, c, 64 // s, 64 // s) for c, s in zip((24, 40, 112), (4, 8, 16))]
+    img = torch.rand(2, 3, 64, 64)
+    a = net.train()(feats, img)
+    b = net.eval()(feats, img)
+    assert type(a) is type(b) and len(a.reconstruction) == len(b.reconstruction)
+
+
+def test_default_net_fits_the_20_mb_budget():
+    assert LowLightAnomalyNet().num_parameters() * 4 <= 20e6
+
+
+def test_anomaly_map_is_zero_for_identical_features_and_peaks_at_a_difference():
+    gen = AnomalyMapGenerator(sigma=2.0)
+    t = [torch.randn(1, 8, 16, 16), torch.randn(1, 8, 8, 8)]
+    m, s = gen(t, t, (64, 64))
+    assert m.shape == (1, 1, 64, 64) and float(m.abs().max()) < 1e-4
+    r = [x.clone() for x in t]
+    r[0][..., 4, 12] = -r[0][..., 4, 12]
+    m2, s2 = gen(r, t, (64, 64))
+    peak = np.unravel_index(int(m2.argmax()), (64, 64))
+    assert abs(peak[0] - 18) <= 4 and abs(peak[1] - 50) <= 4
+    assert float(s2) > float(s)
+
+
+def test_loss_is_zero_for_perfect_reconstruction_and_positive_otherwise():
+    t = [torch.randn(2, 8, 8, 8)]
+    assert float(reconstruction_loss(t, t)) < 1e-5
+    assert float(reconstruction_loss([torch.randn(2, 8, 8, 8)], t)) > 0.1

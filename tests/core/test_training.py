@@ -1,0 +1,129 @@
+"""Training on real MTD images: progress events, cancelling, reproducibility, the three data regimes, and that
+a short run already tells defective tiles from good ones."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from core.data.datasets import Sample, read_paired
+from core.data.io import load_image
+from core.data.lowlight import synthesize_lowlight
+from core.errors import DatasetError, TrainingCancelled
+from core.evaluation import evaluate
+from core.predictor import Predictor
+from core.training import MIN_GOOD_SAMPLES, fit, preset, run_fit
+from core.types import InputMode
+
+TINY_STEPS = 30  # as in conftest.trained_run
+
+
+def _balanced_test(mtd, n=10):
+    good = [s for s in mtd.test if s.label == 0][:n]
+    bad = [s for s in mtd.test if s.defect_type in ("blowhole", "break", "fray")][::7][:n]
+    return good + bad
+
+
+def test_events_arrive_in_order_and_loss_falls(trained_run):
+    model, events = trained_run
+    stages = [e.stage for e in events]
+    assert stages[0] == "load" and stages[-1] == "done"
+    train = [e for e in events if e.stage == "train"]
+    assert [e.step for e in train] == list(range(1, TINY_STEPS + 1))
+    assert all(e.total == TINY_STEPS for e in train)
+    assert stages.index("calibrate") > max(i for i, s in enumerate(stages) if s == "train")
+    losses = [e.loss for e in train]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    assert np.isfinite(train[-1].eta) and train[-1].eta == 0
+
+
+def test_trained_model_records_what_a_version_needs(trained):
+    assert set(trained.post.modes) == {"lowlight", "welllit"}
+    for cal in trained.post.modes.values():
+        assert cal.threshold > cal.center and cal.pixel_threshold > cal.pixel_center
+        assert len(cal.good_scores) == trained.stats["holdout_images"]
+    assert trained.stats["train_images"] + trained.stats["holdout_images"] == 20
+    assert 0.0 < trained.welllit_mean < 1.0
+
+
+def test_short_training_separates_defective_from_good_tiles(trained, mtd):
+    predictor = Predictor(trained)
+    samples = _balanced_test(mtd)
+    welllit = evaluate(predictor, samples, mode=InputMode.WELLLIT)
+    lowlight = evaluate(predictor, samples, mode=InputMode.LOWLIGHT, lowlight_strength=0.7)
+    assert welllit.image_auroc >= 0.75, welllit.to_dict()
+    assert lowlight.image_auroc >= 0.7, lowlight.to_dict()
+    assert welllit.counts == {"good": 10, "defective": 10, "unreadable": 0}
+
+
+def test_cancel_stops_training_at_the_next_step(mtd):
+    cancel = threading.Event()
+    gen = fit(mtd.train[:12], preset("tiny", steps=50), cancel=cancel)
+    steps = 0
+    with pytest.raises(TrainingCancelled):
+        for event in gen:
+            if event.stage == "train":
+                steps += 1
+                if steps == 2:
+                    cancel.set()
+    assert steps == 2
+
+
+def test_too_few_or_unreadable_images_are_refused_with_the_reason(mtd, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    samples = mtd.train[:3] + [Sample(bad)]
+    with pytest.raises(DatasetError, match=rf"at least {MIN_GOOD_SAMPLES}.*broken.png"):
+        run_fit(samples, preset("tiny", steps=1))
+
+
+def test_same_seed_same_losses(mtd):
+    def losses(seed):
+        events = []
+        gen = fit(mtd.train[:12], preset("tiny", steps=3, seed=seed), calibration_defects=0)
+        for e in gen:
+            events.append(e)
+            if e.stage == "train" and e.step == 3:
+                break
+        return [e.loss for e in events if e.stage == "train"]
+
+    a, b, c = losses(5), losses(5), losses(6)
+    assert a == b
+    assert a != c
+
+
+def test_paired_training_calibrates_the_paired_mode(mtd, tmp_path):
+    well, low = tmp_path / "well", tmp_path / "low"
+    well.mkdir(), low.mkdir()
+    import cv2
+
+    for i, s in enumerate(mtd.train[:12]):
+        img = load_image(s.path)
+        cv2.imwrite(str(well / f"p{i}.png"), img[:, :, ::-1])
+        cv2.imwrite(str(low / f"p{i}.png"), synthesize_lowlight(img, 0.7, i)[0][:, :, ::-1])
+    pairs = read_paired(well, low).pairs
+    model = run_fit(pairs, preset("tiny", steps=2), calibration_defects=2)
+    assert "paired" in model.post.modes
+    assert model.stats["paired"] is True
+    r = Predictor(model).predict_batch([_frame(pairs[0])])[0]
+    assert r.mode == InputMode.PAIRED and np.isfinite(r.score)
+
+
+def test_lowlight_only_training_uses_enhanced_targets(mtd, tmp_path):
+    import cv2
+
+    for i, s in enumerate(mtd.train[:12]):
+        cv2.imwrite(str(tmp_path / f"d{i}.png"), synthesize_lowlight(load_image(s.path), 0.8, i)[0][:, :, ::-1])
+    from core.data.datasets import read_good_folder
+
+    model = run_fit(read_good_folder(tmp_path), preset("tiny", steps=2), lowlight_only=True, calibration_defects=2)
+    assert set(model.post.modes) == {"lowlight"}
+    assert model.stats["lowlight_only"] is True
+
+
+def _frame(sample):
+    from core.types import Frame
+
+    return Frame(load_image(sample.partner), partner=load_image(sample.path))
