@@ -1,0 +1,366 @@
+"""The Inspect page: the operator's workstation. It lays out the widgets and wires them to the state and to
+the two workers (acquisition -> one-slot mailbox -> inference); no model call and no image reading here.
+
+Threshold changes re-decide the current result, the recent table and the trend from cached scores
+(:meth:`InspectionResult.with_thresholds`); the model does not run again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QGroupBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+
+from core.data.io import is_image_file
+from core.imagestore import save_snapshot
+from core.sources import SourceStatus, StatusKind
+from core.types import InspectionResult, Thresholds, Verdict
+from llad_gui.pages.inspect_run import InspectionRun
+from llad_gui.widgets.first_start import FirstStartGuide
+from llad_gui.widgets.recent_results import HistoryEntry, RecentResults
+from llad_gui.widgets.result_view import ResultView, ViewMode
+from llad_gui.widgets.score_histogram import ScoreHistogram
+from llad_gui.widgets.score_trend import ScoreTrend
+from llad_gui.widgets.source_bar import SourceBar
+from llad_gui.widgets.status_banner import StatusBanner
+from llad_gui.widgets.threshold_panel import ThresholdPanel
+from llad_gui.widgets.verdict_panel import VerdictPanel
+from llad_gui.widgets.view_controls import ViewControls
+from llad_gui.workers.acquisition import SourceSpec
+
+HISTORY = 200  # scores kept for the trend and re-deciding
+KEEP_FULL = 30  # results kept with their images (to show again from the table)
+
+
+class InspectPage(QWidget):
+    """Inspection workstation. Signals for the main window's status bar:
+
+    - ``sourceChanged(str)``: label of the open source ('' when none);
+    - ``rateChanged(float, float)``: inspected frames a second and the last inference milliseconds;
+    - ``trainRequested()``: the first-start guide asks for the Train page.
+    """
+
+    sourceChanged = Signal(str)
+    rateChanged = Signal(float, float)
+    trainRequested = Signal()
+
+    def __init__(self, state, parent=None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.settings = state.settings
+        self.history: deque[HistoryEntry] = deque(maxlen=HISTORY)
+        self.full: OrderedDict[int, InspectionResult] = OrderedDict()
+        self.current: InspectionResult | None = None
+        self._key = 0
+        self._times: deque[float] = deque(maxlen=30)
+        self.run = InspectionRun(state, self)
+        self._build()
+        self._wire()
+        self._restore()
+        self._model_changed()
+
+    # ---- layout -------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.guide = FirstStartGuide()
+        self.source_bar = SourceBar()
+        self.banner = StatusBanner()
+        self.view_controls = ViewControls()
+        self.view = ResultView()
+        self.recent = RecentResults()
+        self.recent.setMaximumHeight(190)
+        self.verdict = VerdictPanel()
+        self.thresholds = ThresholdPanel()
+        self.histogram = ScoreHistogram()
+        self.trend = ScoreTrend()
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.view_controls)
+        lv.addWidget(self.view, 1)
+        lv.addWidget(self.recent)
+        right = QWidget()
+        right.setMinimumWidth(340)
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.verdict)
+        box = QGroupBox("Thresholds")
+        QVBoxLayout(box).addWidget(self.thresholds)
+        rv.addWidget(box)
+        rv.addWidget(self.histogram, 1)
+        rv.addWidget(self.trend, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+
+        work = QWidget()
+        wv = QVBoxLayout(work)
+        wv.setContentsMargins(6, 6, 6, 6)
+        wv.addWidget(self.source_bar)
+        wv.addWidget(self.banner)
+        wv.addWidget(split, 1)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.guide)
+        self.stack.addWidget(work)
+        self.workspace = work
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        self.setAcceptDrops(True)
+        self._save_timer = QTimer(self, singleShot=True, interval=600)
+
+    def _wire(self) -> None:
+        s = self.state
+        self.guide.trainRequested.connect(self.trainRequested)
+        self.source_bar.openRequested.connect(self.open_source)
+        self.source_bar.stopRequested.connect(self.stop_source)
+        self.source_bar.stepRequested.connect(self.step)
+        self.source_bar.playRequested.connect(self.set_playing)
+        self.source_bar.inspectAllRequested.connect(lambda: self.run.play(0.0))
+        self.view_controls.changed.connect(self._view_options)
+        self.verdict.resetRequested.connect(self.verdict.reset_counts)
+        self.thresholds.thresholdsEdited.connect(self._thresholds_edited)
+        self.thresholds.resetRequested.connect(s.reset_thresholds)
+        self.histogram.thresholdMoved.connect(self._histogram_moved)
+        self.recent.entryActivated.connect(self._show_entry)
+        self._save_timer.timeout.connect(s.save_thresholds)
+        s.thresholdsChanged.connect(self._thresholds_changed)
+        s.modelChanged.connect(self._model_changed)
+        s.modelLoading.connect(lambda name: self.verdict.show_idle("LOADING"))
+        s.categoryChanged.connect(lambda _: self._model_changed())
+        s.categoriesChanged.connect(self._model_changed)
+        self.run.resultReady.connect(self.add_result)
+        self.run.status.connect(self._source_status)
+        self.run.position.connect(self.source_bar.set_position)
+        self.run.playing.connect(self.source_bar.set_playing)
+        self.run.runningChanged.connect(self._running_changed)
+        self.run.failed.connect(lambda msg: s.message.emit(f"inspection error: {msg}"))
+
+    def _restore(self) -> None:
+        st = self.settings
+        self.view_controls.set_view_mode(str(st.value("view/mode", ViewMode.OVERLAY.value)))
+        self.view_controls.opacity.setValue(int(st.value("view/opacity", 45)))
+        self.view_controls.set_colormap(str(st.value("view/colormap", "turbo")))
+        spec = SourceSpec.from_dict(st.value("source/last", {}) or {})
+        if spec is not None:
+            self.source_bar.set_spec(spec)
+        self._thresholds_changed(self.state.thresholds)
+        self._view_options()
+
+    # ---- model and guide ----------------------------------------------------------------------------
+    def _model_changed(self) -> None:
+        recipe = self.state.recipe()
+        has_model = recipe is not None and recipe.active_version is not None
+        samples = len(recipe.samples()) if recipe is not None else 0
+        self.guide.set_progress(recipe is not None, samples, has_model)
+        self.stack.setCurrentWidget(self.workspace if has_model else self.guide)
+        predictor = self.state.predictor
+        if predictor is None:
+            self.verdict.show_idle("LOADING" if has_model else "NO MODEL")
+            self.histogram.set_scores([], [])
+            return
+        if self.current is None:
+            self.verdict.show_idle("READY")
+        self._update_histogram()
+
+    def _update_histogram(self) -> None:
+        predictor = self.state.predictor
+        if predictor is None:
+            return
+        mode = self.current.mode if self.current is not None else getattr(predictor.trained, "default_mode", None)
+        try:
+            cal = predictor.post.for_mode(mode or "lowlight")
+        except KeyError:
+            self.histogram.set_scores([], [])
+            return
+        good = cal.normalize_score(np.asarray(cal.good_scores, dtype=float))
+        defect = cal.normalize_score(np.asarray(cal.defect_scores, dtype=float))
+        self.histogram.set_scores(good, defect)
+        self._thresholds_changed(self.state.thresholds)
+
+    # ---- sources ------------------------------------------------------------------------------------
+    def open_source(self, spec: SourceSpec) -> None:
+        """Open ``spec`` (replacing the running source); problems are shown, never raised."""
+        if spec.kind not in ("camera",) and not (spec.target or spec.files):
+            self.banner.show_text("Choose a folder, file or address first.", "bannerAlarm")
+            return
+        if spec.kind == "paired" and not spec.partner:
+            self.banner.show_text("Paired input needs the well-lit folder too.", "bannerAlarm")
+            return
+        self.banner.hide()
+        self.source_bar.set_spec(spec)
+        self.settings.setValue("source/last", spec.to_dict())
+        self.run.start(spec)
+        self.sourceChanged.emit(spec.label())
+
+    def open_files(self, paths: list[str]) -> None:
+        """Inspect image files (File > Open, drag and drop); a single folder opens as a folder source."""
+        paths = [str(p) for p in paths]
+        if len(paths) == 1 and Path(paths[0]).is_dir():
+            self.open_source(SourceSpec("folder", paths[0]))
+        elif paths:
+            self.open_source(SourceSpec("files", paths[0], files=paths))
+
+    def stop_source(self) -> None:
+        self.run.stop()
+        self.sourceChanged.emit("")
+
+    def step(self, delta: int) -> None:
+        if not self.run.step(delta):
+            self.state.message.emit("open a folder to step through images")
+
+    def capture(self) -> None:
+        """Space: inspect the current image again, or the newest camera frame."""
+        if not self.run.capture():
+            self.state.message.emit("open a source first")
+
+    def set_playing(self, playing: bool) -> None:
+        if not self.run.running:
+            self.source_bar.set_playing(False)
+            return
+        if playing:
+            self.run.play(self.source_bar.rate.value())
+        else:
+            self.run.pause()
+
+    def toggle_play(self) -> None:
+        self.set_playing(not self.run.is_playing)
+
+    def _running_changed(self, running: bool) -> None:
+        self.source_bar.set_running(running, self.run.indexed)
+
+    def _source_status(self, status: SourceStatus) -> None:
+        self.banner.show_status(status)
+        if status.kind in (StatusKind.CONNECTED, StatusKind.RECONNECTED):
+            self.state.message.emit(status.message)
+        elif status.kind is StatusKind.DISCONNECTED:
+            self.state.message.emit(f"source disconnected: {status.message}")
+
+    # ---- results ------------------------------------------------------------------------------------
+    def add_result(self, result: InspectionResult) -> None:
+        """A new result from the inference worker (on the GUI thread)."""
+        if result.thresholds != self.state.thresholds and result.verdict is not Verdict.ERROR:
+            result = result.with_thresholds(self.state.thresholds)
+        self._key += 1
+        frame = result.frame
+        ref = frame.ref if frame is not None and frame.ref else (frame.source if frame is not None else "")
+        when = frame.timestamp if frame is not None else time.time()
+        entry = HistoryEntry(self._key, when, ref, result.score, result.verdict, result.error)
+        self.history.append(entry)
+        self.full[self._key] = result
+        while len(self.full) > KEEP_FULL:
+            self.full.popitem(last=False)
+        first_mode = self.current is None
+        self.show_result(result)
+        self.verdict.count(result.verdict)
+        self.recent.add(entry)
+        self._update_trend()
+        if first_mode:
+            self._update_histogram()
+        now = time.monotonic()
+        self._times.append(now)
+        recent = [t for t in self._times if now - t <= 3.0]
+        fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+        self.rateChanged.emit(fps, result.total_ms)
+        if result.verdict is Verdict.ERROR and result.error:
+            self.state.message.emit(f"{Path(ref).name}: {result.error}")
+
+    def show_result(self, result: InspectionResult) -> None:
+        self.current = result
+        self.view.set_result(result)
+        self.verdict.show_result(result)
+
+    def _show_entry(self, key: int) -> None:
+        result = self.full.get(key)
+        if result is None:
+            self.state.message.emit("that image is no longer kept; only the latest ones can be shown again")
+            return
+        self.show_result(result.with_thresholds(self.state.thresholds) if np.isfinite(result.score) else result)
+
+    def _update_trend(self) -> None:
+        t = self.state.thresholds
+        verdicts = [e.verdict if e.verdict is Verdict.ERROR else t.decide(e.score) for e in self.history]
+        self.trend.set_history([e.score for e in self.history], verdicts)
+
+    # ---- thresholds ---------------------------------------------------------------------------------
+    def _thresholds_edited(self, t: Thresholds) -> None:
+        self.state.set_thresholds(t, persist=False)
+        self._save_timer.start()  # save once the slider rests, not on every step
+
+    def _histogram_moved(self, value: float) -> None:
+        t = self.state.thresholds
+        self._thresholds_edited(Thresholds(value, t.pixel, t.uncertain_band))
+
+    def _thresholds_changed(self, t: Thresholds) -> None:
+        self.thresholds.set_thresholds(t)
+        self.histogram.set_threshold(t.image, t.uncertain_band)
+        self.trend.set_threshold(t.image)
+        if self.current is not None and self.current.verdict is not Verdict.ERROR:
+            self.show_result(self.current.with_thresholds(t))
+        self.recent.redecide({e.key: e for e in self.history}, t)
+        self._update_trend()
+
+    # ---- view ---------------------------------------------------------------------------------------
+    def _view_options(self) -> None:
+        c = self.view_controls
+        self.view.set_options(
+            opacity=c.opacity.value() / 100,
+            cmap=c.cmap.currentText(),
+            show_overlay=c.overlay.isChecked(),
+            show_contours=c.contours.isChecked(),
+        )
+        self.view.set_mode(c.view_mode)
+        self.settings.setValue("view/mode", c.view_mode.value)
+        self.settings.setValue("view/opacity", c.opacity.value())
+        self.settings.setValue("view/colormap", c.cmap.currentText())
+
+    def toggle_overlay(self) -> None:
+        self.view_controls.overlay.toggle()
+
+    def snapshot_path(self) -> Path:
+        r = self.current
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = f"{stamp}_{r.category or 'none'}_{r.verdict.value}.png" if r else f"{stamp}.png"
+        return self.state.home / "snapshots" / name
+
+    def save_snapshot(self, path: Path | None = None) -> Path | None:
+        """Save the input with what the view shows beside it; returns the path, or None with no image."""
+        r = self.current
+        shown = self.view.rendered()
+        if r is None or r.frame is None or shown is None:
+            self.state.message.emit("nothing to save yet")
+            return None
+        path = Path(path) if path else self.snapshot_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            save_snapshot(r.frame.image, shown if shown is not r.frame.image else None, path)
+        except (OSError, ValueError) as exc:
+            self.state.message.emit(f"could not save the snapshot: {exc}")
+            return None
+        self.state.message.emit(f"snapshot saved: {path}")
+        return path
+
+    # ---- drag and drop ------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        urls = event.mimeData().urls()
+        if any(u.isLocalFile() for u in urls):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        paths = [p for p in paths if Path(p).is_dir() or is_image_file(p)]
+        if paths:
+            self.open_files(paths)
+            event.acceptProposedAction()
+        else:
+            self.state.message.emit("drop image files or a folder")
+
+    def shutdown(self) -> None:
+        """Stop both workers (called when the window closes)."""
+        self.run.shutdown()

@@ -1,0 +1,84 @@
+"""Histogram of the category's validation scores (good parts, and defective ones when known) with the NG
+threshold as a line you can drag; where the line sits against the two groups shows what a threshold costs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+GOOD_BRUSH = (46, 160, 67, 150)
+DEFECT_BRUSH = (211, 47, 47, 150)
+
+
+class ScoreHistogram(QWidget):
+    """``set_scores(good, defect)`` (normalised) and ``set_threshold``; dragging emits ``thresholdMoved``."""
+
+    thresholdMoved = Signal(float)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("w")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setLabel("bottom", "normalised score (1.0 = calibrated threshold)")
+        self.plot.setLabel("left", "parts")
+        self.plot.setTitle("Validation scores: green = good, red = defective")
+        self.plot.addLegend(offset=(-10, 10))
+        self.good = pg.BarGraphItem(x=[], height=[], width=0.1, brush=GOOD_BRUSH, name="good")
+        self.defect = pg.BarGraphItem(x=[], height=[], width=0.1, brush=DEFECT_BRUSH, name="defective")
+        self.plot.addItem(self.good)
+        self.plot.addItem(self.defect)
+        self.band = pg.LinearRegionItem(values=(1, 1), movable=False, brush=(240, 160, 0, 60), pen=pg.mkPen(None))
+        self.band.setZValue(-5)
+        self.plot.addItem(self.band)
+        self.line = pg.InfiniteLine(
+            pos=1.0,
+            angle=90,
+            movable=True,
+            pen=pg.mkPen("#c62828", width=3),
+            hoverPen=pg.mkPen("#ff5252", width=4),
+            label="NG ≥ {value:.2f}",
+            labelOpts={"position": 0.9, "color": "#c62828", "fill": (255, 255, 255, 200)},
+        )
+        self.line.setToolTip("Drag to change the NG threshold")
+        self.plot.addItem(self.line)
+        self.line.sigPositionChanged.connect(self._moved)
+        self.empty = pg.TextItem("no validation scores in this model", color="#555", anchor=(0.5, 0.5))
+        self.plot.addItem(self.empty)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self._quiet = False
+        self.set_scores([], [])
+
+    def set_scores(self, good, defect) -> None:
+        good = np.asarray(good, dtype=float)
+        defect = np.asarray(defect, dtype=float)
+        good, defect = good[np.isfinite(good)], defect[np.isfinite(defect)]
+        both = np.r_[good, defect, 0.0, 1.5]
+        hi = float(np.clip(np.percentile(both, 99) * 1.15, 1.5, 10.0))
+        lo = float(min(0.0, both.min()))
+        edges = np.linspace(lo, hi, 31)
+        width = (edges[1] - edges[0]) * 0.9
+        centres = (edges[:-1] + edges[1:]) / 2
+        for item, values in ((self.good, good), (self.defect, defect)):
+            counts, _ = np.histogram(np.clip(values, lo, hi), edges)
+            item.setOpts(x=centres, height=counts, width=width)
+        self.empty.setVisible(good.size == 0 and defect.size == 0)
+        self.empty.setPos((lo + hi) / 2, 0.5)
+        self.plot.setXRange(lo, hi, padding=0.02)
+        self.line.setBounds((max(lo, 0.01), hi))
+
+    def set_threshold(self, value: float, band: float = 0.0) -> None:
+        self._quiet = True
+        self.line.setValue(value)
+        self._quiet = False
+        self.band.setRegion((value - band, value))
+        self.band.setVisible(band > 0)
+
+    def _moved(self) -> None:
+        if not self._quiet:
+            self.thresholdMoved.emit(round(float(self.line.value()), 2))

@@ -1,0 +1,98 @@
+"""What the quality engineer tunes: image-score and pixel thresholds (slider + number, kept in sync), the
+uncertain band, and a button back to the calibrated values. Emits the new :class:`Thresholds`; the page
+re-decides cached results, no model run."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QHBoxLayout, QPushButton, QSlider, QWidget
+
+from core.types import Thresholds
+
+SCALE = 100  # slider steps per unit of normalised score
+MAX_THRESHOLD = 4.0
+
+
+class _SliderBox(QWidget):
+    """A horizontal slider and a spin box showing the same value."""
+
+    valueChanged = Signal(float)
+
+    def __init__(self, tip: str, parent=None) -> None:
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(1, int(MAX_THRESHOLD * SCALE))
+        self.box = QDoubleSpinBox()
+        self.box.setRange(0.01, MAX_THRESHOLD)
+        self.box.setSingleStep(0.05)
+        self.box.setDecimals(2)
+        self.setToolTip(tip)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.box)
+        self.slider.valueChanged.connect(lambda v: self._set(v / SCALE, emit=True))
+        self.box.valueChanged.connect(lambda v: self._set(v, emit=True))
+        self._value = 1.0
+        self._set(1.0, emit=False)
+
+    def value(self) -> float:
+        return self._value
+
+    def _set(self, value: float, emit: bool) -> None:
+        value = round(float(value), 2)
+        changed = value != self._value
+        self._value = value
+        for w, v in ((self.slider, round(value * SCALE)), (self.box, value)):
+            if w.value() != v:
+                w.blockSignals(True)
+                w.setValue(v)
+                w.blockSignals(False)
+        if emit and changed:
+            self.valueChanged.emit(value)
+
+    def set_value(self, value: float) -> None:
+        self._set(value, emit=False)
+
+
+class ThresholdPanel(QWidget):
+    """Sliders for the image and pixel thresholds, the uncertain band and "Reset to calibrated"."""
+
+    thresholdsEdited = Signal(object)
+    resetRequested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.image = _SliderBox("A part is NG when its score is at or above this (1.00 = calibrated)")
+        self.pixel = _SliderBox("Pixels above this are outlined as a defect region (1.00 = calibrated)")
+        self.band = QDoubleSpinBox()
+        self.band.setRange(0.0, 2.0)
+        self.band.setSingleStep(0.05)
+        self.band.setDecimals(2)
+        self.band.setSpecialValueText("off")
+        self.band.setToolTip("Scores this far below the NG threshold are shown as CHECK (needs a human look)")
+        self.reset = QPushButton("Reset to calibrated")
+        self.reset.setToolTip("Image and pixel thresholds back to 1.00, the values found when training")
+        form = QFormLayout(self)
+        form.addRow("NG threshold", self.image)
+        form.addRow("Pixel threshold", self.pixel)
+        form.addRow("Uncertain band", self.band)
+        form.addRow("", self.reset)
+        self.image.valueChanged.connect(self._edited)
+        self.pixel.valueChanged.connect(self._edited)
+        self.band.valueChanged.connect(self._edited)
+        self.reset.clicked.connect(self.resetRequested)
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.image.value(), self.pixel.value(), round(self.band.value(), 2))
+
+    def set_thresholds(self, t: Thresholds) -> None:
+        """Show ``t`` without emitting ``thresholdsEdited``."""
+        self.image.set_value(t.image)
+        self.pixel.set_value(t.pixel)
+        self.band.blockSignals(True)
+        self.band.setValue(t.uncertain_band)
+        self.band.blockSignals(False)
+
+    def _edited(self, *_) -> None:
+        self.thresholdsEdited.emit(self.thresholds())

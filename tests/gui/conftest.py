@@ -1,0 +1,89 @@
+"""GUI test fixtures: an offscreen Qt, settings and data folders redirected to tmp, a trained category shared by
+the whole session, and a guard that fails any test leaving a QThread running.
+
+``trained_home`` trains the "tiny" preset on a few MTD good images once per session (30-60 s on a loaded
+machine) and returns the LLAD home folder with a category named ``tiles`` active. Other GUI tests may reuse it.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import
+
+import gc
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QSettings, QThread
+
+TRAIN_IMAGES = 14
+
+
+def train_tiles(home: Path, good_dir: Path, n: int = TRAIN_IMAGES, steps: int = 15) -> Path:
+    """Train and activate a 'tiles' category from ``n`` good images into ``home``; returns ``home``."""
+    from core.data.io import list_images
+    from core.recipes import RecipeStore
+    from core.training import preset, run_fit
+
+    store = RecipeStore(home / "recipes")
+    store.root.mkdir(parents=True, exist_ok=True)
+    recipe = store.create("tiles")
+    paths = list_images(good_dir)[:n]
+    recipe.import_samples(paths)
+    trained = run_fit(recipe.samples(), preset("tiny", steps=steps), calibration_defects=6)
+    recipe.save_version(trained, activate=True)
+    return home
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory, mtd_root) -> Path:
+    """An LLAD home with the category 'tiles' trained (tiny preset) and active. Do not modify it: copy first."""
+    home = tmp_path_factory.mktemp("llad-trained-home")
+    return train_tiles(home, mtd_root / "train" / "good")
+
+
+@pytest.fixture
+def gui_home(tmp_path, trained_home, monkeypatch) -> Path:
+    """A private copy of ``trained_home`` with LLAD_HOME and HOME pointing into tmp."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    monkeypatch.setenv("LLAD_HOME", str(home))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch):
+    """QSettings go to an INI file under tmp, never the user's real settings."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+        QSettings.setPath(QSettings.Format.IniFormat, scope, str(tmp_path / "settings"))
+    QCoreApplication.setOrganizationName("LLAD")
+    QCoreApplication.setApplicationName("LLAD Inspector")
+    yield tmp_path / "settings"
+
+
+def _running_qthreads() -> list[QThread]:
+    return [o for o in gc.get_objects() if isinstance(o, QThread) and _is_running(o)]
+
+
+def _is_running(t: QThread) -> bool:
+    try:
+        return t.isRunning()
+    except RuntimeError:  # the C++ object is already gone
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left(qapp):
+    """Fail a test that leaves one of our QThreads running (the thread pool's threads are Qt's own)."""
+    yield
+    running = _running_qthreads()
+    for t in running:
+        t.requestInterruption()
+        t.quit()
+        t.wait(5000)
+    assert not running, f"test left {len(running)} QThread(s) running: {running}"
