@@ -95,6 +95,9 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
+        kind = sniff_format(data)
+        if kind:
+            raise ImageLoadError(name, f"damaged {kind} file: it starts like one but cannot be decoded") from None
         raise ImageLoadError(name, "not a recognised image format (PNG, JPEG, BMP or TIFF expected)") from None
     except Image.DecompressionBombError as exc:  # Pillow's hard limit (179 MP) refused it before we could
         raise ImageLoadError(name, f"image too large, over the {max_pixels / 1e6:.0f} MP limit ({exc})") from None
@@ -105,6 +108,23 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
         raise ImageLoadError(name, msg) from None
     except MemoryError:
         raise ImageLoadError(name, "not enough memory to decode the image") from None
+
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format a file's first bytes announce (for error messages), or None."""
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    return None
 
 
 def struct_error() -> type[Exception]:

@@ -1,0 +1,83 @@
+"""Inference: result shapes at input resolution, the three input modes, batching, and re-deciding from cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.data.io import load_image
+from core.data.lowlight import synthesize_lowlight
+from core.predictor import Predictor
+from core.types import Frame, InputMode, Thresholds, Verdict
+
+
+@pytest.fixture(scope="module")
+def predictor(trained):
+    return Predictor(trained, category="tiles", version="v001")
+
+
+@pytest.fixture(scope="module")
+def tile(mtd):
+    return load_image(mtd.test[0].path)
+
+
+def test_result_maps_are_at_input_resolution_and_timed(predictor, tile):
+    r = predictor.predict(Frame(tile, source="test", ref="x.png"))
+    h, w = tile.shape[:2]
+    assert r.anomaly_map.shape == (h, w) and r.anomaly_map.dtype == np.float32
+    assert r.illumination_map.shape == (h, w)
+    assert 0 < float(r.illumination_map.min()) and float(r.illumination_map.max()) <= 1
+    assert set(r.timings) == {"pre", "model", "post"} and r.total_ms > 0
+    assert r.category == "tiles" and r.model_version == "v001" and r.frame.ref == "x.png"
+    assert np.isfinite(r.score)
+
+
+def test_auto_mode_follows_the_exposure(predictor, tile):
+    dark, _ = synthesize_lowlight(tile, 0.9, 0)
+    assert predictor.predict(tile).mode == InputMode.WELLLIT
+    assert predictor.predict(dark).mode == InputMode.LOWLIGHT
+    assert predictor.predict(Frame(dark, partner=tile)).mode == InputMode.PAIRED
+    assert predictor.predict(tile, InputMode.LOWLIGHT).mode == InputMode.LOWLIGHT
+
+
+def test_illumination_map_shows_the_uneven_light(predictor, tile):
+    shaded = tile.copy()
+    shaded[:, : tile.shape[1] // 2] //= 5
+    ill = predictor.predict(shaded, InputMode.LOWLIGHT).illumination_map
+    assert ill[:, : tile.shape[1] // 4].mean() < 0.6 * ill[:, -tile.shape[1] // 4 :].mean()
+
+
+def test_batch_equals_one_by_one(predictor, mtd):
+    imgs = [load_image(s.path) for s in mtd.test[:3]]
+    batch = predictor.predict_batch(imgs, InputMode.WELLLIT)
+    single = [predictor.predict(i, InputMode.WELLLIT) for i in imgs]
+    assert [b.raw_score for b in batch] == pytest.approx([s.raw_score for s in single], rel=1e-4)
+
+
+def test_mixed_modes_in_one_batch_keep_their_order(predictor, tile):
+    dark, _ = synthesize_lowlight(tile, 0.9, 1)
+    out = predictor.predict_batch([tile, dark, tile])
+    assert [r.mode for r in out] == [InputMode.WELLLIT, InputMode.LOWLIGHT, InputMode.WELLLIT]
+
+
+def test_new_thresholds_re_decide_without_running_the_model(predictor, tile):
+    r = predictor.predict(tile)
+    calls = []
+    original = predictor.detector.forward
+    predictor.detector.forward = lambda *a, **k: calls.append(1) or original(*a, **k)
+    try:
+        low = r.with_thresholds(Thresholds(image=r.score - 0.01))
+        high = r.with_thresholds(Thresholds(image=r.score + 0.01))
+        band = r.with_thresholds(Thresholds(image=r.score + 0.01, uncertain_band=0.05))
+    finally:
+        predictor.detector.forward = original
+    assert calls == []
+    assert (low.verdict, high.verdict, band.verdict) == (Verdict.NG, Verdict.OK, Verdict.UNCERTAIN)
+    assert low.anomaly_map is r.anomaly_map
+
+
+def test_paths_and_arrays_are_accepted(predictor, mtd):
+    by_path = predictor.predict(str(mtd.test[1].path))
+    by_array = predictor.predict(load_image(mtd.test[1].path))
+    assert by_path.raw_score == pytest.approx(by_array.raw_score, rel=1e-5)
+    assert by_path.frame.ref == str(mtd.test[1].path)
