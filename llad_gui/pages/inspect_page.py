@@ -144,6 +144,7 @@ class InspectPage(QWidget):
 
     def _restore(self) -> None:
         st = self.settings
+        self._restoring = True
         self.view_controls.set_view_mode(str(st.value("view/mode", ViewMode.OVERLAY.value)))
         self.view_controls.opacity.setValue(int(st.value("view/opacity", 45)))
         self.view_controls.set_colormap(str(st.value("view/colormap", "turbo")))
@@ -151,6 +152,7 @@ class InspectPage(QWidget):
         if spec is not None:
             self.source_bar.set_spec(spec)
         self._thresholds_changed(self.state.thresholds)
+        self._restoring = False
         self._view_options()
 
     # ---- model and guide ----------------------------------------------------------------------------
@@ -316,6 +318,8 @@ class InspectPage(QWidget):
             show_contours=c.contours.isChecked(),
         )
         self.view.set_mode(c.view_mode)
+        if getattr(self, "_restoring", False):
+            return
         self.settings.setValue("view/mode", c.view_mode.value)
         self.settings.setValue("view/opacity", c.opacity.value())
         self.settings.setValue("view/colormap", c.cmap.currentText())

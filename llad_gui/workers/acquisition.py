@@ -87,6 +87,8 @@ class AcquisitionWorker(QThread):
         self._interval = 0.0
         self._last: Frame | None = None
         self._capture = threading.Event()
+        if self.indexed and not self._playing:
+            self._commands.put(("step", 1.0))  # show the first image at once, before any later command
 
     # ---- commands (any thread) --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -181,8 +183,6 @@ class AcquisitionWorker(QThread):
     def _run_indexed(self) -> None:
         source: IndexedSource = self.source  # type: ignore[assignment]
         self.position.emit(source.index, len(source))
-        if not self._playing and len(source):
-            self._commands.put(("step", 1.0))  # show the first image at once
         self.playing.emit(self._playing)
         next_due = 0.0
         while not self._stop.is_set():
@@ -224,6 +224,7 @@ class AcquisitionWorker(QThread):
         event = source.read()
         if event is None or isinstance(event, SourceStatus):
             self._set_playing(False)
+            source.seek(len(source))  # the last image stays current: Previous goes to the one before it
             if isinstance(event, SourceStatus):
                 self.status.emit(event)
             return

@@ -39,7 +39,13 @@ def train_tiles(home: Path, good_dir: Path, n: int = TRAIN_IMAGES, steps: int = 
 
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory, mtd_root) -> Path:
-    """An LLAD home with the category 'tiles' trained (tiny preset) and active. Do not modify it: copy first."""
+    """An LLAD home with the category 'tiles' trained (tiny preset) and active. Do not modify it: copy first.
+
+    For quick local iterations, ``LLAD_GUI_TEST_HOME`` may name a home trained earlier with :func:`train_tiles`.
+    """
+    reuse = os.environ.get("LLAD_GUI_TEST_HOME")
+    if reuse and (Path(reuse) / "recipes" / "tiles" / "recipe.json").exists():
+        return Path(reuse)
     home = tmp_path_factory.mktemp("llad-trained-home")
     return train_tiles(home, mtd_root / "train" / "good")
 
@@ -67,7 +73,7 @@ def isolated_settings(tmp_path, monkeypatch):
 
 
 def _running_qthreads() -> list[QThread]:
-    return [o for o in gc.get_objects() if isinstance(o, QThread) and _is_running(o)]
+    return [o for o in gc.get_objects() if issubclass(type(o), QThread) and _is_running(o)]
 
 
 def _is_running(t: QThread) -> bool:
