@@ -127,7 +127,9 @@ class MainWindow(QMainWindow):
         a["play"] = self._action("&Play / pause", page.toggle_play, ["F5"])
         a["stop"] = self._action("S&top source", page.stop_source, ["Shift+F5"])
         a["reset_counts"] = self._action("&Reset counters", page.verdict.reset_counts, tip="Reset inspected/OK/NG")
-        a["overlay"] = self._action("Heatmap &overlay", page.toggle_overlay, ["O"], "Show or hide the heatmap")
+        a["overlay"] = self._action("Heatmap &overlay", page.toggle_overlay, ["O"], "Show or hide the heatmap", True)
+        a["overlay"].setChecked(page.view_controls.overlay.isChecked())
+        page.view_controls.overlay.toggled.connect(a["overlay"].setChecked)
         a["zoom"] = self._action("&Fit image", page.view.reset_zoom, ["Ctrl+0"], "Fit the image in the view")
         a["shortcuts"] = self._action("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
 

@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.types import InspectionResult
-from core.visualize import illumination_image, overlay
+from core.visualize import colorize, overlay
 
 
 class ViewMode(str, Enum):
@@ -42,6 +42,12 @@ def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 6) -> np.ndarra
         right = cv2.resize(right, (max(1, round(right.shape[1] * h / right.shape[0])), h))
     spacer = np.full((h, gap, 3), 40, np.uint8)
     return np.concatenate([left, spacer, right], axis=1)
+
+
+def illumination_picture(illumination: np.ndarray) -> np.ndarray:
+    """The illumination map on an absolute scale (unlike :func:`core.visualize.illumination_image`, which
+    stretches each map to its own maximum), so a dim part looks dim next to a bright one."""
+    return colorize(np.sqrt(np.clip(illumination, 0.0, 1.0)), "inferno", (0.0, 1.0))
 
 
 class ResultView(QWidget):
@@ -100,7 +106,7 @@ class ResultView(QWidget):
             return None
         image = r.frame.image
         if self.mode is ViewMode.ILLUMINATION and r.illumination_map is not None:
-            return illumination_image(r.illumination_map)
+            return side_by_side(image, illumination_picture(r.illumination_map))
         if self.mode is ViewMode.PAIRED and r.frame.partner is not None:
             return side_by_side(image, r.frame.partner)
         if self.mode is ViewMode.INPUT or not self.show_overlay or not np.isfinite(r.score):
@@ -121,13 +127,16 @@ class ResultView(QWidget):
         if self.mode is ViewMode.ILLUMINATION:
             if r.illumination_map is None:
                 return "No illumination map for this image."
-            return "Illumination the model sees: dark = poorly lit, bright = well lit."
+            return (
+                "Left: input. Right: the light the model estimates on the part "
+                "(black = no light, yellow-white = fully lit; the same scale for every image)."
+            )
         if self.mode is ViewMode.PAIRED:
             if r.frame is None or r.frame.partner is None:
                 return "No well-lit partner: open paired folders to compare."
             return "Left: low-light input. Right: well-lit partner."
         if self.mode is ViewMode.OVERLAY and self.show_overlay and np.isfinite(r.score):
-            return "Heatmap: blue = like good parts, red = unusual. White outline = region above the pixel threshold."
+            return "Heatmap: blue = like good parts, red = unusual. Outlined = region above the pixel threshold."
         return ""
 
     def refresh(self) -> None:

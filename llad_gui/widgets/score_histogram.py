@@ -23,12 +23,17 @@ class ScoreHistogram(QWidget):
         self.plot.setBackground("w")
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.setLabel("bottom", "normalised score (1.0 = calibrated threshold)")
+        self.plot.setLabel("bottom", "score (1.0 = calibrated)")
         self.plot.setLabel("left", "parts")
-        self.plot.setTitle("Validation scores: green = good, red = defective")
-        self.plot.addLegend(offset=(-10, 10))
-        self.good = pg.BarGraphItem(x=[], height=[], width=0.1, brush=GOOD_BRUSH, name="good")
-        self.defect = pg.BarGraphItem(x=[], height=[], width=0.1, brush=DEFECT_BRUSH, name="defective")
+        self.plot.setTitle(
+            "Validation scores: <span style='color:#2e7d32'>■ good parts</span> "
+            "<span style='color:#c62828'>■ defective (synthetic)</span>",
+            color="#202124",
+            size="10pt",
+        )
+        self.plot.disableAutoRange()
+        self.good = pg.BarGraphItem(x=[], height=[], width=0.1, brush=GOOD_BRUSH)
+        self.defect = pg.BarGraphItem(x=[], height=[], width=0.1, brush=DEFECT_BRUSH)
         self.plot.addItem(self.good)
         self.plot.addItem(self.defect)
         self.band = pg.LinearRegionItem(values=(1, 1), movable=False, brush=(240, 160, 0, 60), pen=pg.mkPen(None))
@@ -70,6 +75,8 @@ class ScoreHistogram(QWidget):
         self.empty.setVisible(good.size == 0 and defect.size == 0)
         self.empty.setPos((lo + hi) / 2, 0.5)
         self.plot.setXRange(lo, hi, padding=0.02)
+        top = max([1, *(int(np.histogram(np.clip(v, lo, hi), edges)[0].max()) for v in (good, defect) if v.size)])
+        self.plot.setYRange(0, top * 1.25, padding=0)
         self.line.setBounds((max(lo, 0.01), hi))
 
     def set_threshold(self, value: float, band: float = 0.0) -> None:

@@ -41,7 +41,8 @@ class ViewControls(QWidget):
         row.addSpacing(12)
         row.addWidget(self.overlay)
         row.addWidget(self.contours)
-        row.addWidget(QLabel("Opacity"))
+        self.opacity_label = QLabel("Opacity")
+        row.addWidget(self.opacity_label)
         row.addWidget(self.opacity)
         row.addWidget(self.cmap)
         row.addStretch(1)
@@ -50,6 +51,14 @@ class ViewControls(QWidget):
         self.contours.toggled.connect(self.changed)
         self.opacity.valueChanged.connect(self.changed)
         self.cmap.currentTextChanged.connect(self.changed)
+        self.changed.connect(self._enable)
+        self._enable()
+
+    def _enable(self) -> None:
+        """Heatmap settings only matter in the overlay view: hide them elsewhere."""
+        overlay = self.view_mode is ViewMode.OVERLAY
+        for w in (self.overlay, self.contours, self.opacity_label, self.opacity, self.cmap):
+            w.setVisible(overlay)
 
     @property
     def view_mode(self) -> ViewMode:
