@@ -93,3 +93,28 @@ def no_threads_left(qapp):
         t.quit()
         t.wait(5000)
     assert not running, f"test left {len(running)} QThread(s) running: {running}"
+
+
+MODEL_TIMEOUT = 60_000
+
+
+def open_window(qtbot, home, wait_model=True):
+    """The real main window (and its state) on ``home``, shown; waits for the model unless told not to."""
+    from llad_gui.app import build_window, make_application
+
+    make_application()
+    state, window = build_window(home)
+    qtbot.addWidget(window)
+    window.show()
+    if wait_model:
+        qtbot.waitUntil(lambda: state.predictor is not None, timeout=MODEL_TIMEOUT)
+    return state, window
+
+
+@pytest.fixture
+def window(qtbot, gui_home):
+    """The real main window on a copy of the trained home, closed (threads stopped) after the test."""
+    state, win = open_window(qtbot, gui_home)
+    yield win
+    win.close()
+    state.close()

@@ -15,30 +15,10 @@ from PySide6.QtCore import QTimer
 
 from core.data.io import list_images
 from core.types import Verdict
-from llad_gui.app import build_window, make_application
 from llad_gui.workers.acquisition import SourceSpec
 from llad_gui.workers.inference import Mailbox
 
-MODEL_TIMEOUT = 60_000
-
-
-def _open_window(qtbot, home, wait_model=True):
-    make_application()
-    state, window = build_window(home)
-    qtbot.addWidget(window)
-    window.show()
-    if wait_model:
-        qtbot.waitUntil(lambda: state.predictor is not None, timeout=MODEL_TIMEOUT)
-    return state, window
-
-
-@pytest.fixture
-def window(qtbot, gui_home):
-    """The real main window on a copy of the trained home, closed (threads stopped) after the test."""
-    state, win = _open_window(qtbot, gui_home)
-    yield win
-    win.close()
-    state.close()
+from .conftest import open_window
 
 
 class CallCounter:
@@ -224,7 +204,7 @@ def test_mailbox_keeps_only_the_newest_frame():
 def test_first_start_shows_the_guide_and_leads_to_train(qtbot, tmp_path, monkeypatch):
     home = tmp_path / "empty-home"
     monkeypatch.setenv("LLAD_HOME", str(home))
-    state, window = _open_window(qtbot, home, wait_model=False)
+    state, window = open_window(qtbot, home, wait_model=False)
     try:
         page = window.inspect
         assert page.stack.currentWidget() is page.guide
@@ -238,14 +218,14 @@ def test_first_start_shows_the_guide_and_leads_to_train(qtbot, tmp_path, monkeyp
 
 
 def test_view_settings_and_category_persist(qtbot, gui_home):
-    state, window = _open_window(qtbot, gui_home)
+    state, window = open_window(qtbot, gui_home)
     controls = window.inspect.view_controls
     controls.set_view_mode("illumination")
     controls.opacity.setValue(70)
     controls.set_colormap("inferno")
     window.close()
     state.close()
-    state, window = _open_window(qtbot, gui_home)
+    state, window = open_window(qtbot, gui_home)
     try:
         controls = window.inspect.view_controls
         assert controls.view_mode.value == "illumination"
@@ -269,3 +249,29 @@ def test_unreadable_source_is_reported_not_raised(qtbot, window, tmp_path):
     page.open_source(SourceSpec("folder", str(tmp_path / "missing")))
     qtbot.waitUntil(lambda: page.banner.isVisible() and "missing" in page.banner.text(), timeout=10_000)
     qtbot.waitUntil(lambda: not page.run.running, timeout=10_000)
+
+
+def test_keyboard_shortcuts_step_toggle_and_snapshot(qtbot, window, part_folder):
+    from PySide6.QtCore import Qt
+
+    page = window.inspect
+    page.open_source(SourceSpec("folder", str(part_folder)))
+    _wait_results(qtbot, page, 1)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: len(page.history) == 2)
+    assert page.history[-1].ref.endswith("a1_good.jpg") or "a1_good" in page.history[-1].ref
+    qtbot.keyClick(window, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: len(page.history) == 3)
+    assert page.history[-1].ref == page.history[0].ref
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # inspect the current image again
+    qtbot.waitUntil(lambda: len(page.history) == 4)
+    assert page.history[-1].ref == page.history[0].ref
+    assert page.view_controls.overlay.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_O)
+    assert not page.view_controls.overlay.isChecked()
+    assert "(O)" in window.actions_by_name["overlay"].toolTip()
+    qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    snaps = list((page.state.home / "snapshots").glob("*.png"))
+    assert len(snaps) == 1
