@@ -152,8 +152,9 @@ class InferenceWorker(QThread):
                 f"cannot read image: {item.reason}", problem_frame(item), thresholds, category, version
             )
         elif predictor is None:
+            # shown grey, but not logged: a camera without a model would fill the log with rows nobody judged
             msg = f"no trained model for category {category!r}" if category else "no category chosen"
-            result = error_result(msg, item, thresholds, category)
+            return error_result(msg, item, thresholds, category)
         else:
             try:
                 result = predictor.predict(item)
