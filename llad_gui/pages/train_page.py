@@ -1,0 +1,501 @@
+"""The Train page: manage categories, collect good samples, train a model in the background, and decide which
+version is active.
+
+Flow for the operator: 1. choose or create a category; 2. collect good samples (import a folder, or Ctrl+G on
+the Inspect page to add the current frame); 3. click Train (the window stays usable; Cancel stops it and leaves
+everything as it was); 4. read the summary and Activate the new version, or reactivate an older one.
+Nothing is written until training has finished; the new version is saved inactive.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import LladError
+from core.training import MIN_GOOD_SAMPLES, PRESETS, TrainConfig, TrainEvent, preset
+from core.types import Frame
+from llad_gui.widgets.categories import CategoryPanel
+from llad_gui.widgets.gallery import SampleGallery
+from llad_gui.widgets.loss_plot import LossPlot
+from llad_gui.workers.tasks import run_in_pool
+from llad_gui.workers.training import TrainingWorker
+
+PRESET_CHOICES = (
+    ("fast", f"Fast ({PRESETS['fast'].steps} steps, a few minutes)"),
+    ("default", f"Thorough ({PRESETS['default'].steps} steps, best quality)"),
+)
+VERSION_COLUMNS = ("Version", "Created", "Samples", "Preset", "Final loss", "Train time", "Synth. defects found", "")
+STAGES = {"load": "Loading images", "train": "Training", "calibrate": "Calibrating on held-out images", "done": "Done"}
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "–"
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+class TrainPage(QWidget):
+    """Categories, good samples, training and versions of the current category.
+
+    Signals for the main window and the Inspect page:
+        sampleAdded(str category, str path): a good sample was stored (``add_good_sample``, ``add_frame``).
+        trainingStarted(str category), trainingFinished(str category, str version), trainingCancelled(),
+        trainingFailed(str message), versionActivated(str category, str version).
+    ``train_config`` (a :class:`~core.training.TrainConfig`) overrides the preset chosen in the page when set;
+    ``fit_options`` are extra keyword arguments for :func:`core.training.fit`.
+    """
+
+    sampleAdded = Signal(str, str)  # noqa: N815 - Qt signal naming
+    trainingStarted = Signal(str)  # noqa: N815
+    trainingFinished = Signal(str, str)  # noqa: N815
+    trainingCancelled = Signal()  # noqa: N815
+    trainingFailed = Signal(str)  # noqa: N815
+    versionActivated = Signal(str, str)  # noqa: N815
+
+    def __init__(self, state, parent=None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.train_config: TrainConfig | None = None
+        self.fit_options: dict = {}
+        self.worker: TrainingWorker | None = None
+        self.last_version: str | None = None
+        self._build()
+        state.categoryChanged.connect(self._category_changed)
+        state.samplesChanged.connect(lambda name: name == state.category and self.gallery.reload())
+        state.versionsChanged.connect(lambda name: name == state.category and self.reload_versions())
+        self._category_changed(state.category)
+
+    # ---- layout --------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.categories = CategoryPanel(self.state)
+        cat_box = QGroupBox("1. Category")
+        QVBoxLayout(cat_box).addWidget(self.categories)
+
+        self.import_button = QPushButton("Import folder…")
+        self.import_button.setToolTip("Copy a folder of good images in (optionally with their low-light partners)")
+        self.add_files_button = QPushButton("Add image files…")
+        self.import_button.clicked.connect(self.choose_import_folder)
+        self.add_files_button.clicked.connect(self.choose_files)
+        hint = QLabel("Or, on the Inspect page, press <b>Ctrl+G</b> to add the frame on screen as a good sample.")
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        self.gallery = SampleGallery()
+        self.gallery.countsChanged.connect(lambda *_: self._update_buttons())
+        top = QHBoxLayout()
+        top.addWidget(self.import_button)
+        top.addWidget(self.add_files_button)
+        top.addStretch(1)
+        samples_box = QGroupBox("2. Good samples (defect-free parts only)")
+        sl = QVBoxLayout(samples_box)
+        sl.addLayout(top)
+        sl.addWidget(hint)
+        sl.addWidget(self.gallery, 1)
+
+        self.preset_combo = QComboBox()
+        for key, label in PRESET_CHOICES:
+            self.preset_combo.addItem(label, key)
+        self.preset_combo.setToolTip("Fast is enough to try things out; Thorough for the model you will use")
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("primaryButton")
+        self.train_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.train_button.clicked.connect(self.start_training)
+        self.cancel_button.clicked.connect(self.cancel_training)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setFormat("%p %")
+        self.status = QLabel("Not started")
+        self.status.setWordWrap(True)
+        self.loss_plot = LossPlot()
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Preset"))
+        row.addWidget(self.preset_combo, 1)
+        row.addWidget(self.train_button)
+        row.addWidget(self.cancel_button)
+        train_box = QGroupBox("3. Train")
+        tl = QVBoxLayout(train_box)
+        tl.addLayout(row)
+        tl.addWidget(self.progress)
+        tl.addWidget(self.status)
+        tl.addWidget(self.loss_plot, 1)
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.activate_new_button = QPushButton("Activate")
+        self.activate_new_button.setObjectName("primaryButton")
+        self.activate_new_button.clicked.connect(lambda: self.last_version and self.activate_version(self.last_version))
+        self.summary_box = QGroupBox("New model")
+        sb = QVBoxLayout(self.summary_box)
+        sb.addWidget(self.summary)
+        sb.addWidget(self.activate_new_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.summary_box.hide()
+
+        self.versions = QTableWidget(0, len(VERSION_COLUMNS))
+        self.versions.setHorizontalHeaderLabels(VERSION_COLUMNS)
+        self.versions.verticalHeader().hide()
+        self.versions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.versions.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.versions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.versions.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.versions.horizontalHeader().setStretchLastSection(True)
+        self.versions.itemSelectionChanged.connect(self._version_selected)
+        self.versions.itemDoubleClicked.connect(lambda _: self.activate_selected())
+        self.activate_button = QPushButton("Activate selected version")
+        self.activate_button.setToolTip("Make the selected version the one the Inspect page uses")
+        self.activate_button.clicked.connect(self.activate_selected)
+        self.activate_button.setEnabled(False)
+        versions_box = QGroupBox("4. Versions (the active one is used for inspection)")
+        vl = QVBoxLayout(versions_box)
+        vl.addWidget(self.versions, 1)
+        vl.addWidget(self.activate_button, 0, Qt.AlignmentFlag.AlignRight)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(train_box, 3)
+        rl.addWidget(self.summary_box)
+        rl.addWidget(versions_box, 2)
+
+        splitter = QSplitter()
+        splitter.addWidget(cat_box)
+        splitter.addWidget(samples_box)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(2, 3)
+        splitter.setSizes([240, 560, 600])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+    # ---- category ------------------------------------------------------------------------------------
+    def _category_changed(self, name: str) -> None:
+        if self.is_training():
+            return  # the panel is locked while training; a change from elsewhere waits for the end
+        self.gallery.set_recipe(self.state.recipe())
+        self.summary_box.hide()
+        self.loss_plot.clear_curve()
+        self.progress.setValue(0)
+        self.status.setText("Not started" if name else "Create or choose a category first")
+        self.reload_versions()
+
+    # ---- samples -------------------------------------------------------------------------------------
+    def add_good_sample(self, image_rgb: np.ndarray, lowlight_rgb: np.ndarray | None = None) -> Path | None:
+        """Store an image (RGB uint8) as a good sample of the current category; returns its path or None."""
+        recipe = self.state.recipe()
+        if recipe is None:
+            self.state.message.emit("Choose or create a category on the Train page before adding samples")
+            return None
+        repeat = self.gallery.duplicate_of(image_rgb)
+        try:
+            path = recipe.add_sample(image_rgb, lowlight_rgb)
+        except (LladError, OSError) as exc:
+            self.state.message.emit(f"could not add the sample: {exc}")
+            return None
+        used = self.gallery.counts()[0] + 1
+        note = f" — looks like a repeat of {repeat}" if repeat else ""
+        self.state.message.emit(f"good sample added to {recipe.name} ({used}/{MIN_GOOD_SAMPLES}+){note}")
+        self.gallery.reload()
+        self.state.samplesChanged.emit(recipe.name)
+        self.sampleAdded.emit(recipe.name, str(path))
+        return path
+
+    def add_frame(self, frame: Frame) -> Path | None:
+        """Add an inspected frame: a paired frame gives its well-lit image with the low-light one as partner."""
+        if frame.partner is not None:
+            return self.add_good_sample(frame.partner, frame.image)
+        return self.add_good_sample(frame.image)
+
+    def choose_import_folder(self) -> None:
+        good = QFileDialog.getExistingDirectory(self, "Folder of good (defect-free) images")
+        if not good:
+            return
+        low = ""
+        answer = QMessageBox.question(
+            self,
+            "Low-light partners",
+            "Do you also have low-light images of the same parts, in another folder with the same file names?",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            low = QFileDialog.getExistingDirectory(self, "Folder of the matching low-light images")
+        self.import_folder(good, low or None)
+
+    def choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Good images", "", "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)"
+        )
+        if paths:
+            self._import(paths, [])
+
+    def import_folder(self, good_dir, lowlight_dir=None) -> None:
+        """Copy the images of ``good_dir`` (and the same-named ones of ``lowlight_dir``) in, off the GUI thread."""
+        from core.data.datasets import read_paired
+        from core.data.io import list_images
+
+        if lowlight_dir:
+            try:
+                paired = read_paired(good_dir, lowlight_dir)
+            except LladError as exc:
+                self.state.message.emit(str(exc))
+                return
+            goods = [s.path for s in paired.pairs] + paired.only_welllit
+            lows = [s.partner for s in paired.pairs]
+            if paired.only_lowlight:
+                self.state.message.emit(paired.report())
+        else:
+            goods, lows = list_images(good_dir), []
+        if not goods:
+            self.state.message.emit(f"{good_dir} holds no images")
+            return
+        self._import(goods, lows)
+
+    def _import(self, goods, lows) -> None:
+        recipe = self.state.recipe()
+        if recipe is None:
+            self.state.message.emit("Choose or create a category first")
+            return
+        self.import_button.setEnabled(False)
+
+        def done(paths):
+            self.import_button.setEnabled(True)
+            self.gallery.reload()
+            self.state.samplesChanged.emit(recipe.name)
+            self.state.message.emit(f"{len(paths)} good samples imported into {recipe.name}")
+
+        def failed(msg):
+            self.import_button.setEnabled(True)
+            self.gallery.reload()
+            self.state.message.emit(f"import stopped: {msg}")
+
+        run_in_pool(lambda: recipe.import_samples(goods, lows), done, failed)
+
+    # ---- training ------------------------------------------------------------------------------------
+    def is_training(self) -> bool:
+        return self.worker is not None
+
+    def config(self) -> TrainConfig:
+        return self.train_config or preset(self.preset_combo.currentData())
+
+    def start_training(self) -> bool:
+        """Start training the current category (the Train / Retrain button); False if it cannot start."""
+        recipe = self.state.recipe()
+        if recipe is None or self.is_training():
+            return False
+        used = self.gallery.counts()[0]
+        if used < MIN_GOOD_SAMPLES:
+            self.status.setText(f"{used} good samples in use; at least {MIN_GOOD_SAMPLES} are needed to train.")
+            return False
+        cfg = self.config()
+        self.worker = TrainingWorker(recipe, cfg, **self.fit_options)
+        self.worker.progress.connect(self._progress)
+        self.worker.finished.connect(self._finished)
+        self.worker.failed.connect(self._failed)
+        self.worker.cancelled.connect(self._cancelled)
+        self.loss_plot.clear_curve()
+        self.summary_box.hide()
+        self.progress.setValue(0)
+        self.status.setText(f"Starting ({cfg.preset} preset, {cfg.steps} steps)…")
+        self.categories.set_locked(True)
+        self._update_buttons()
+        self.worker.start()
+        self.trainingStarted.emit(recipe.name)
+        return True
+
+    def cancel_training(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling… (stops after the current step)")
+
+    def _progress(self, ev: TrainEvent) -> None:
+        if ev.stage == "train":
+            # training is ~90 % of the time; loading and calibrating share the rest
+            self.progress.setValue(5 + int(85 * ev.fraction))
+            self.loss_plot.add_point(ev.step, ev.loss)
+            self.status.setText(
+                f"Training: step {ev.step} of {ev.total} · loss {ev.loss:.3f} · about {_duration(ev.eta)} left"
+            )
+        elif ev.stage == "load":
+            self.progress.setValue(1)
+            self.status.setText(f"Loading images: {ev.message}")
+        elif ev.stage == "calibrate":
+            self.progress.setValue(90 + int(9 * ev.fraction))
+            self.status.setText(f"{STAGES['calibrate']}: {ev.message}")
+        elif ev.stage == "done":
+            self.progress.setValue(99)
+            self.status.setText("Saving the new version…")
+
+    def _end(self) -> None:
+        self.worker = None
+        self.categories.set_locked(False)
+        self._update_buttons()
+
+    def _finished(self, trained) -> None:
+        recipe, version = self.worker.recipe, self.worker.version
+        self._end()
+        self.progress.setValue(100)
+        self.last_version = version
+        s = trained.stats
+        self.status.setText(f"Finished in {_duration(s.get('total_seconds', float('nan')))}: {version} saved.")
+        rate = s.get("synthetic_defect_detection_rate")
+        rate_text = "–" if rate is None else f"{rate:.0%}"
+        self.summary.setText(
+            f"<b>{version}</b> is trained and saved, <b>not active yet</b>.<br>"
+            f"Trained on {s.get('train_images')} images, threshold calibrated on {s.get('holdout_images')} held-out "
+            f"good images; final loss {s.get('final_loss', float('nan')):.3f}; "
+            f"{rate_text} of synthetic defects caught at the calibrated threshold.<br>"
+            "Activate it to inspect with it; any earlier version can be reactivated below."
+        )
+        self.activate_new_button.setText(f"Activate {version}")
+        self.summary_box.show()
+        self.reload_versions()
+        self.state.versionsChanged.emit(recipe.name)
+        self.state.message.emit(f"{recipe.name}: {version} trained — activate it on the Train page to use it")
+        self.trainingFinished.emit(recipe.name, version)
+
+    def _failed(self, message: str) -> None:
+        self._end()
+        self.progress.setValue(0)
+        self.status.setText(f"Training failed: {message}. The active model is unchanged.")
+        self.trainingFailed.emit(message)
+
+    def _cancelled(self) -> None:
+        self._end()
+        self.progress.setValue(0)
+        self.status.setText("Training cancelled. Nothing was saved; the active model is unchanged.")
+        self.trainingCancelled.emit()
+
+    # ---- versions ------------------------------------------------------------------------------------
+    def reload_versions(self) -> None:
+        recipe = self.state.recipe()
+        self.versions.setRowCount(0)
+        if recipe is None:
+            self._update_buttons()
+            return
+        try:
+            active = recipe.active_version
+            names = recipe.versions()
+        except LladError as exc:
+            self.status.setText(str(exc))
+            return
+        for v in reversed(names):  # newest first
+            try:
+                info = recipe.version_info(v)
+                s = info.stats
+                rate = s.get("synthetic_defect_detection_rate")
+                cells = (
+                    v,
+                    info.created.replace("T", " ")[:16],
+                    str(info.sample_count),
+                    info.preset,
+                    f"{s.get('final_loss', float('nan')):.3f}",
+                    _duration(float(s.get("train_seconds", float("nan")))),
+                    "–" if rate is None else f"{rate:.0%}",
+                    "● active" if v == active else "",
+                )
+            except LladError as exc:
+                cells = (v, "damaged", "", "", "", "", "", str(exc))
+            r = self.versions.rowCount()
+            self.versions.insertRow(r)
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if v == active:
+                    f = item.font()
+                    f.setBold(True)
+                    item.setFont(f)
+                if c in (2, 4, 5, 6):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.versions.setItem(r, c, item)
+        self._update_buttons()
+
+    def selected_version(self) -> str | None:
+        rows = self.versions.selectionModel().selectedRows()
+        return self.versions.item(rows[0].row(), 0).text() if rows else None
+
+    def _version_selected(self) -> None:
+        v = self.selected_version()
+        recipe = self.state.recipe()
+        self._update_buttons()
+        if v and recipe is not None and not self.is_training():
+            try:
+                curve = recipe.version_info(v).stats.get("loss_curve") or []
+            except LladError:
+                curve = []
+            self.loss_plot.clear_curve()
+            self.loss_plot.set_curve(curve, every=10)
+
+    def activate_selected(self) -> None:
+        v = self.selected_version()
+        if v:
+            self.activate_version(v)
+
+    def activate_version(self, version: str) -> bool:
+        """Make ``version`` the active model of the current category and reload the model."""
+        recipe = self.state.recipe()
+        if recipe is None:
+            return False
+        try:
+            recipe.activate(version)
+        except (LladError, OSError) as exc:
+            self.state.message.emit(f"cannot activate {version}: {exc}")
+            QMessageBox.warning(self, "Cannot activate", str(exc))
+            return False
+        if version == self.last_version:
+            self.summary_box.hide()
+        self.reload_versions()
+        self.state.load_model()
+        self.state.versionsChanged.emit(recipe.name)
+        self.state.message.emit(f"{recipe.name}: {version} is now active")
+        self.versionActivated.emit(recipe.name, version)
+        return True
+
+    # ---- state of the buttons ------------------------------------------------------------------------
+    def _update_buttons(self) -> None:
+        recipe = self.state.recipe()
+        training = self.is_training()
+        used = self.gallery.counts()[0]
+        has_versions = self.versions.rowCount() > 0
+        self.train_button.setText("Retrain" if has_versions else "Train")
+        ok = recipe is not None and not training and used >= MIN_GOOD_SAMPLES
+        self.train_button.setEnabled(ok)
+        if recipe is None:
+            tip = "Create or choose a category first"
+        elif used < MIN_GOOD_SAMPLES:
+            tip = f"Needs at least {MIN_GOOD_SAMPLES} good samples in use ({used} now)"
+        else:
+            tip = f"Train a new version on the {used} good samples (the active model stays until you activate)"
+        self.train_button.setToolTip(tip)
+        self.cancel_button.setEnabled(training)
+        self.preset_combo.setEnabled(not training)
+        self.import_button.setEnabled(recipe is not None)
+        self.add_files_button.setEnabled(recipe is not None)
+        self.activate_button.setEnabled(self.selected_version() is not None and not training)
+
+    def shutdown(self) -> None:
+        """Stop a running training (nothing is saved) before the window closes."""
+        if self.worker is not None:
+            self.worker.shutdown()

@@ -1,0 +1,44 @@
+"""Training in the background: drives :func:`core.training.fit` on a QThread, reports every event, cancels
+cooperatively, and writes the new version only when training has finished.
+
+Signals (from :class:`~llad_gui.workers.job.Job`): ``progress(TrainEvent)``, ``finished(TrainedModel)``,
+``failed(str)``, ``cancelled()``; plus ``saved(str)`` with the new version's name just before ``finished``.
+A cancel or a crash writes nothing: :meth:`core.recipes.Recipe.save_version` is the last step and is atomic,
+and the new version is never activated here (the operator decides).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+
+from core.training import TrainConfig, fit
+from llad_gui.workers.job import Job
+
+
+class TrainingWorker(Job):
+    """Train ``recipe``'s good samples with ``config``; save the result as a new, inactive version."""
+
+    saved = Signal(str)
+
+    def __init__(self, recipe, config: TrainConfig, *, lowlight_only: bool = False, parent=None, **fit_kwargs):
+        super().__init__(parent)
+        self.recipe = recipe
+        self.config = config
+        self.lowlight_only = lowlight_only
+        self.fit_kwargs = fit_kwargs
+        self.version: str | None = None
+
+    def work(self):
+        samples = self.recipe.samples()
+        gen = fit(samples, self.config, lowlight_only=self.lowlight_only, cancel=self.cancel_event, **self.fit_kwargs)
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                trained = stop.value
+                break
+            self.report(event)
+        self.check_cancel()  # a cancel that came during calibration's last step still wins
+        self.version = self.recipe.save_version(trained, activate=False)
+        self.saved.emit(self.version)
+        return trained
