@@ -79,6 +79,7 @@ def test_evaluate_shows_metrics_table_and_overlay(qtbot, page, subset):
 
     # double-click: the image with its overlay
     rect = page.table.visualRect(page.proxy.index(0, 0))
+    qtbot.mouseClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.mouseDClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert page.dialog is not None
     qtbot.waitUntil(

@@ -1,0 +1,148 @@
+"""Screenshots of the Train, Evaluate and Log pages for docs/training-guide.md, taken offscreen.
+
+    python packaging/screenshots_pages.py [--out docs/screenshots]
+
+Builds a temporary LLAD home: a category "tiles" with 14 MTD good images and a first version trained with
+core's "tiny" preset, then drives the pages themselves: trains a second version through the Train page (shot
+mid-run and at the end), evaluates an MTD subset (6 good, 6 defective) and logs a few inspections. Settings and
+data go to temporary folders; the MTD dataset is read in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+MTD = REPO.parent / "shared" / "datasets" / "mtd"
+SIZE = (1440, 860)
+
+def wait(app, condition, timeout: float = 300.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("the page did not get there in time")
+        app.processEvents()
+        time.sleep(0.02)
+    for _ in range(5):
+        app.processEvents()
+
+def shoot(app, widget, path: Path) -> None:
+    for _ in range(5):
+        app.processEvents()
+    widget.grab().save(str(path))
+    print("wrote", path)
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="llad-shots-"))
+    os.environ["HOME"] = str(tmp)
+
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
+    QCoreApplication.setOrganizationName("LLAD")
+
+    from core.data.io import list_images, load_image
+    from core.predictor import Predictor
+    from core.recipes import RecipeStore
+    from core.training import preset, run_fit
+    from llad_gui.app import make_application
+    from llad_gui.pages.evaluate_page import EvaluatePage
+    from llad_gui.pages.log_page import LogPage
+    from llad_gui.pages.train_page import TrainPage
+    from llad_gui.state import AppState
+
+    app = make_application()
+    home = tmp / "home"
+    store = RecipeStore(home / "recipes")
+    store.root.mkdir(parents=True)
+    store.create("bracket-A")
+    recipe = store.create("tiles")
+    goods = list_images(MTD / "train" / "good")
+    recipe.import_samples(goods[:14])
+    print("training v001 (tiny)…")
+    recipe.save_version(run_fit(recipe.samples(), preset("tiny", steps=15), calibration_defects=6), activate=True)
+
+    state = AppState(home)
+    state.set_category("tiles")
+    wait(app, lambda: state.predictor is not None)
+
+    # ---- Train page: a repeated frame flagged, training v002 live, then the summary ----------------------
+    page = TrainPage(state)
+    page.resize(*SIZE)
+    page.show()
+    wait(app, lambda: page.gallery.counts()[1] == 14)
+    page.add_good_sample(load_image(goods[2]))  # the same view again, as a still camera would give it
+    wait(app, lambda: len(page.gallery.duplicates()) == 1)
+    page.preset_combo.setCurrentIndex(0)
+    page.train_config = preset("tiny", steps=60)
+    page.fit_options = {"calibration_defects": 6}
+    page.train_button.click()
+    wait(app, lambda: len(page.loss_plot.losses) >= 35)
+    shoot(app, page, out / "train_running.png")
+    wait(app, lambda: not page.is_training())
+    page.versions.selectRow(0)
+    shoot(app, page, out / "train_finished.png")
+    page.activate_version(page.last_version)
+    wait(app, lambda: state.predictor is not None and state.predictor.version == page.last_version)
+
+    # ---- Evaluate page -------------------------------------------------------------------------------
+    subset = tmp / "mtd-subset"
+    for kind, n in {"good": 6, "blowhole": 2, "crack": 2, "uneven": 2}.items():
+        (subset / "test" / kind).mkdir(parents=True)
+        for p in list_images(MTD / "test" / kind)[:n]:
+            shutil.copy2(p, subset / "test" / kind / p.name)
+            if kind != "good":
+                (subset / "ground_truth" / kind).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(MTD / "ground_truth" / kind / f"{p.stem}_mask.png", subset / "ground_truth" / kind)
+    ev = EvaluatePage(state)
+    ev.resize(*SIZE)
+    ev.show()
+    shoot(app, ev, out / "evaluate_empty.png")
+    ev.run(subset)
+    wait(app, lambda: ev.report is not None)
+    ev.frr_spin.setValue(0.0)
+    ev.suggest()
+    shoot(app, ev, out / "evaluate_results.png")
+    dialog = ev.open_row(0)
+    wait(app, lambda: dialog.image.pixmap() is not None and not dialog.image.pixmap().isNull())
+    shoot(app, dialog, out / "evaluate_overlay.png")
+    dialog.close()
+
+    # ---- Log page: a few real inspections, one overridden ----------------------------------------------
+    predictor = Predictor.from_recipe(state.recipe())
+    now = time.time()
+    paths = list_images(subset / "test" / "good") + list_images(subset / "test" / "crack")
+    for i, p in enumerate(paths):
+        r = predictor.predict(str(p))
+        state.log.record(r, source="folder", image_ref=p, when=now - (len(paths) - i) * 37)
+    log = LogPage(state)
+    log.resize(SIZE[0], 560)
+    log.show()
+    wait(app, lambda: log.model.rowCount() == len(paths))
+    log.mark_wrong(log.model.rows[2].id, "scratch on the rim, model missed it")
+    log.table.selectRow(2)
+    shoot(app, log, out / "log_page.png")
+
+    log.shutdown()
+    ev.shutdown()
+    page.shutdown()
+    state.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+if __name__ == "__main__":
+    raise SystemExit(main())
