@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 MTD = REPO.parent / "shared" / "datasets" / "mtd"
 SIZE = (1440, 860)
 
+
 def wait(app, condition, timeout: float = 300.0) -> None:
     end = time.monotonic() + timeout
     while not condition():
@@ -34,11 +35,13 @@ def wait(app, condition, timeout: float = 300.0) -> None:
     for _ in range(5):
         app.processEvents()
 
+
 def shoot(app, widget, path: Path) -> None:
     for _ in range(5):
         app.processEvents()
     widget.grab().save(str(path))
     print("wrote", path)
+
 
 def main() -> int:
     ap = argparse.ArgumentParser()
@@ -143,6 +146,7 @@ def main() -> int:
     state.close()
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

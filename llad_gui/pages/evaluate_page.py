@@ -117,6 +117,7 @@ class OverlayDialog(QDialog):
         self.image.setMinimumSize(420, 420)
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 1)
         layout.addWidget(self.caption)
@@ -126,8 +127,8 @@ class OverlayDialog(QDialog):
         h, w = rgb.shape[:2]
         qimg = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
         pix = QPixmap.fromImage(qimg)
-        if max(w, h) > 800:
-            pix = pix.scaled(800, 800, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        side = max(self.image.width(), self.image.height(), 420) - 8
+        pix = pix.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         self.image.setPixmap(pix)
         self.caption.setText(caption)
 
@@ -195,13 +196,15 @@ class EvaluatePage(QWidget):
         top.addWidget(browse, 0, 5)
         top.addWidget(QLabel("Input mode"), 1, 0)
         top.addWidget(self.mode_combo, 1, 1)
-        top.addWidget(self.lowlight_check, 1, 2)
-        top.addWidget(self.strength_spin, 1, 3)
+        lowlight = QHBoxLayout()
+        lowlight.addWidget(self.lowlight_check)
+        lowlight.addWidget(self.strength_spin)
+        lowlight.addStretch(1)
+        top.addLayout(lowlight, 1, 2, 1, 2)
         top.addWidget(self.run_button, 1, 4)
         top.addWidget(self.cancel_button, 1, 5)
         top.addWidget(self.progress, 2, 0, 1, 6)
         top.addWidget(self.status, 3, 0, 1, 6)
-        top.setColumnStretch(1, 1)
         top.setColumnStretch(2, 1)
         run_box = QGroupBox("Labelled test set")
         run_box.setLayout(top)
@@ -308,7 +311,11 @@ class EvaluatePage(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda idx: self.open_row(idx.row()))
-        table_hint = QLabel("Double-click an image to see where the model found something. Red rows are wrong.")
+        table_hint = QLabel(
+            "Score: 0 ≈ a typical good part, 1.0 = the calibrated threshold. Red rows are wrong at the current "
+            "threshold. Double-click an image to see where the model found something."
+        )
+        table_hint.setWordWrap(True)
         table_hint.setObjectName("hint")
         table_box = QGroupBox("Images")
         tl = QVBoxLayout(table_box)
@@ -328,6 +335,9 @@ class EvaluatePage(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([480, 800])
         layout = QVBoxLayout(self)
+        self.setStyleSheet(
+            "QPushButton#primaryButton:disabled { background: #b0bec5; color: #eceff1; border-color: #90a4ae; }"
+        )
         layout.addWidget(run_box)
         layout.addWidget(splitter, 1)
 
@@ -510,12 +520,13 @@ class EvaluatePage(QWidget):
 
         def done(out):
             rgb, result = out
-            truth = "defective" if row.label else "good"
+            truth = f"defective ({row.defect_type})" if row.label else "good"
             dialog.show_array(
                 rgb,
-                f"{row.defect_type} · actually {truth} · score {result.score:.3f} → "
-                f"{thresholds.decide(result.score).value} (threshold {thresholds.image:.3f}; "
-                "outlined: regions over the pixel threshold)",
+                f"<b>Actually {truth}</b> · score {result.score:.3f} → "
+                f"<b>{thresholds.decide(result.score).value}</b> at image threshold {thresholds.image:.3f}.<br>"
+                "Colours: blue = like the good samples, red = unlike them; outlined: regions over the pixel "
+                "threshold.",
             )
 
         run_in_pool(work, done, lambda msg: dialog.caption.setText(f"could not show the image: {msg}"))

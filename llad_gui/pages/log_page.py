@@ -36,6 +36,7 @@ PAGE = 200
 POLL_MS = 2000
 COLUMNS = ("Time", "Category", "Model", "Score", "Verdict", "Operator note", "Mode", "Source", "Image")
 VERDICT_COLORS = {"OK": QColor(30, 130, 60), "NG": QColor(190, 30, 30), "UNCERTAIN": QColor(200, 120, 0)}
+MODE_NAMES = {"lowlight": "low-light", "welllit": "well-lit", "paired": "paired"}
 OPPOSITE = {Verdict.OK: Verdict.NG, Verdict.NG: Verdict.OK, Verdict.UNCERTAIN: Verdict.OK}
 
 
@@ -99,7 +100,7 @@ class LogTableModel(QAbstractTableModel):
                 score,
                 self.verdict_text(r),
                 r.override_note,
-                r.mode.value if r.mode else "",
+                MODE_NAMES.get(r.mode.value, r.mode.value) if r.mode else "",
                 r.source,
                 Path(r.image_ref).name if r.image_ref else "",
             )[c]

@@ -45,7 +45,18 @@ PRESET_CHOICES = (
     ("fast", f"Fast ({PRESETS['fast'].steps} steps, a few minutes)"),
     ("default", f"Thorough ({PRESETS['default'].steps} steps, best quality)"),
 )
-VERSION_COLUMNS = ("Version", "Created", "Samples", "Preset", "Final loss", "Train time", "Synth. defects found", "")
+VERSION_COLUMNS = ("Version", "Status", "Created", "Samples", "Preset", "Final loss", "Train time", "Defects caught")
+VERSION_TIPS = (
+    "",
+    "The active version is the one the Inspect page uses",
+    "",
+    "Good images used: trained on + held back for calibration",
+    "Training preset",
+    "Loss at the end of training (lower is better; compare versions of one category only)",
+    "",
+    "Share of synthetic defects drawn on held-out good images caught at the calibrated threshold",
+)
+DISABLED_PRIMARY = "QPushButton#primaryButton:disabled { background: #b0bec5; color: #eceff1; border-color: #90a4ae; }"
 STAGES = {"load": "Loading images", "train": "Training", "calibrate": "Calibrating on held-out images", "done": "Done"}
 
 
@@ -91,6 +102,7 @@ class TrainPage(QWidget):
     def _build(self) -> None:
         self.categories = CategoryPanel(self.state)
         cat_box = QGroupBox("1. Category")
+        cat_box.setMaximumWidth(320)
         QVBoxLayout(cat_box).addWidget(self.categories)
 
         self.import_button = QPushButton("Import folder…")
@@ -157,6 +169,10 @@ class TrainPage(QWidget):
 
         self.versions = QTableWidget(0, len(VERSION_COLUMNS))
         self.versions.setHorizontalHeaderLabels(VERSION_COLUMNS)
+        for c, tip in enumerate(VERSION_TIPS):
+            if tip:
+                self.versions.horizontalHeaderItem(c).setToolTip(tip)
+        self.versions.setMinimumHeight(130)
         self.versions.verticalHeader().hide()
         self.versions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.versions.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -185,12 +201,14 @@ class TrainPage(QWidget):
         splitter.addWidget(cat_box)
         splitter.addWidget(samples_box)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 3)
-        splitter.setStretchFactor(2, 3)
-        splitter.setSizes([240, 560, 600])
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(2, 1)
+        splitter.setSizes([230, 560, 650])
+        splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
+        self.setStyleSheet(DISABLED_PRIMARY)
 
     # ---- category ------------------------------------------------------------------------------------
     def _category_changed(self, name: str) -> None:
@@ -409,16 +427,16 @@ class TrainPage(QWidget):
                 rate = s.get("synthetic_defect_detection_rate")
                 cells = (
                     v,
+                    "● active" if v == active else "",
                     info.created.replace("T", " ")[:16],
                     str(info.sample_count),
                     info.preset,
                     f"{s.get('final_loss', float('nan')):.3f}",
                     _duration(float(s.get("train_seconds", float("nan")))),
                     "–" if rate is None else f"{rate:.0%}",
-                    "● active" if v == active else "",
                 )
             except LladError as exc:
-                cells = (v, "damaged", "", "", "", "", "", str(exc))
+                cells = (v, "damaged", str(exc), "", "", "", "", "")
             r = self.versions.rowCount()
             self.versions.insertRow(r)
             for c, text in enumerate(cells):
@@ -427,7 +445,7 @@ class TrainPage(QWidget):
                     f = item.font()
                     f.setBold(True)
                     item.setFont(f)
-                if c in (2, 4, 5, 6):
+                if c in (3, 5, 6, 7):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.versions.setItem(r, c, item)
         self._update_buttons()

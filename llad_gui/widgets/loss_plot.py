@@ -43,7 +43,9 @@ class LossPlot(pg.PlotWidget):
         """Show a stored curve (e.g. a version's ``loss_curve``, one value per ``every`` steps)."""
         self.losses = [float(x) for x in losses]
         self.steps = [(i + 1) * every for i in range(len(self.losses))]
-        self._redraw()
+        # a stored curve is already averaged: one line, no second smoothing
+        self.raw.setData([], [])
+        self.smooth.setData(np.asarray(self.steps, float), np.asarray(self.losses, float))
 
     def _redraw(self) -> None:
         x, y = np.asarray(self.steps, float), np.asarray(self.losses, float)

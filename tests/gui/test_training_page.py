@@ -106,7 +106,7 @@ def test_category_from_nothing_to_an_active_model(qtbot, make_page, tmp_path, go
     assert recipe.active_version == "v001"
     qtbot.waitUntil(lambda: state.predictor is not None, timeout=60_000)
     assert state.predictor.version == "v001"
-    assert page.versions.item(0, 7).text() == "● active"
+    assert page.versions.item(0, 1).text() == "● active"
     assert page.train_button.text() == "Retrain"
 
 
