@@ -102,7 +102,7 @@ class TrainPage(QWidget):
     def _build(self) -> None:
         self.categories = CategoryPanel(self.state)
         cat_box = QGroupBox("1. Category")
-        cat_box.setMaximumWidth(320)
+        cat_box.setMaximumWidth(300)
         QVBoxLayout(cat_box).addWidget(self.categories)
 
         self.import_button = QPushButton("Import folder…")
@@ -204,7 +204,7 @@ class TrainPage(QWidget):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 1)
-        splitter.setSizes([230, 560, 650])
+        splitter.setSizes([220, 500, 720])
         splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -82,9 +82,9 @@ class CategoryPanel(QWidget):
         self.new_button.setToolTip("Create an empty category")
         self.duplicate_button.setToolTip("Copy samples, models and thresholds under a new name")
         self.delete_button.setToolTip("Delete the category with its samples and models (asks first)")
-        buttons = QHBoxLayout()
-        for b in (self.new_button, self.rename_button, self.duplicate_button, self.delete_button):
-            buttons.addWidget(b)
+        buttons = QGridLayout()
+        for i, b in enumerate((self.new_button, self.rename_button, self.duplicate_button, self.delete_button)):
+            buttons.addWidget(b, i // 2, i % 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.list, 1)
