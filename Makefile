@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/llad bench --data ../shared/datasets/mtd --out bench_out
 
 package: $(STAMP)
-	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build packaging/llad.spec
+	bash packaging/build.sh
 
 test-package: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m package
