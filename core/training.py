@@ -48,7 +48,7 @@ class TrainConfig:
     """Training settings; saved in the recipe with the weights they produced."""
 
     image_size: int = 256
-    steps: int = 1200
+    steps: int = 1000
     batch_size: int = 8
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -57,7 +57,6 @@ class TrainConfig:
     holdout_fraction: float = 0.1
     calibration_strength: float = 0.7
     false_reject_rate: float = 0.01
-    bottleneck_width: int = 256
     seed: int = 0
     threads: int | None = None
     preset: str = "default"
@@ -77,8 +76,8 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "default": TrainConfig(),
-    "fast": TrainConfig(steps=350, preset="fast"),
-    "tiny": TrainConfig(image_size=128, steps=40, batch_size=4, bottleneck_width=64, preset="tiny"),
+    "fast": TrainConfig(steps=300, preset="fast"),
+    "tiny": TrainConfig(image_size=128, steps=40, batch_size=4, preset="tiny"),
 }
 
 
@@ -204,7 +203,7 @@ def fit(
         welllit_mean = float(np.mean([mean_linear(it.welllit) for it in train_items]))
 
     encoder = encoder or shared_encoder()
-    net = LowLightAnomalyNet(NetConfig(bottleneck_width=cfg.bottleneck_width))
+    net = LowLightAnomalyNet(NetConfig())
     net = net.to(memory_format=torch.channels_last)
     detector = AnomalyDetector(encoder, net)
     optim = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -223,7 +222,7 @@ def fit(
             tgt_feats = encoder(targets)
             in_feats = encoder(inputs)
         out = net(in_feats, inputs)
-        loss = reconstruction_loss(out.reconstruction, tgt_feats)
+        loss = reconstruction_loss(out.reconstruction, net.align_targets(tgt_feats, inputs))
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)

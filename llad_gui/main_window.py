@@ -131,6 +131,9 @@ class MainWindow(QMainWindow):
         a["overlay"].setChecked(page.view_controls.overlay.isChecked())
         page.view_controls.overlay.toggled.connect(a["overlay"].setChecked)
         a["zoom"] = self._action("&Fit image", page.view.reset_zoom, ["Ctrl+0"], "Fit the image in the view")
+        a["add_good"] = self._action(
+            "Add to &good samples", self.add_current_to_good, ["Ctrl+G"], "Keep the image on screen as a good sample"
+        )
         a["shortcuts"] = self._action("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
 
     def _menus(self) -> None:
@@ -139,7 +142,7 @@ class MainWindow(QMainWindow):
         for key in ("open", "open_folder", "snapshot", None, "ng_folder", None, "quit"):
             menu.addSeparator() if key is None else menu.addAction(a[key])
         menu = self.menuBar().addMenu("&Inspect")
-        for key in ("capture", "next", "previous", "play", "stop", None, "reset_counts"):
+        for key in ("capture", "next", "previous", "play", "stop", None, "add_good", None, "reset_counts"):
             menu.addSeparator() if key is None else menu.addAction(a[key])
         menu = self.menuBar().addMenu("&View")
         menu.addAction(a["overlay"])
@@ -166,9 +169,23 @@ class MainWindow(QMainWindow):
         self.category_combo = CategoryCombo(self.state)
         bar.addWidget(self.category_combo)
         bar.addSeparator()
-        for key in ("open", "open_folder", "capture", "play", "snapshot", "overlay"):
+        for key in ("open", "open_folder", "capture", "play", "snapshot", "overlay", "add_good"):
             bar.addAction(self.actions_by_name[key])
         self.addToolBar(bar)
+
+    def add_current_to_good(self) -> None:
+        """The frame on the Inspect page becomes a good sample of the current category (Train page)."""
+        result = self.inspect.current
+        train = self.pages.get("Train")
+        if result is None or result.frame is None:
+            self.statusBar().showMessage("No image on screen to add", 4000)
+            return
+        if not hasattr(train, "add_frame"):
+            self.statusBar().showMessage("The Train page is not available", 4000)
+            return
+        path = train.add_frame(result.frame)
+        if path is not None:
+            self.statusBar().showMessage(f"Added to the good samples of {self.state.category}: {path.name}", 4000)
 
     # ---- dialogs ------------------------------------------------------------------------------------
     def open_image(self) -> None:

@@ -1,9 +1,12 @@
-"""Bottleneck and reconstruction decoder.
+"""Reconstruction of well-lit features from their surroundings (a blind-spot context decoder).
 
-The fused multi-scale features are squeezed into one compact map at 1/32 of the input (the bottleneck), then
-decoded back to every encoder scale. The squeeze is what makes the method work: a good part's features pass
-through it and come back, a defect's do not, because the network only ever learnt good parts. There are no skip
-connections for the same reason: they would let a defect through unchanged.
+The fused features of every scale are brought to one grid (stride 8), reduced, and passed through a *ring*
+convolution: a dilated 5x5 kernel whose inner 3x3 taps are zero, so the prediction at a position sees the
+features around it (4 grid cells = 32 px away at the default size) but never the position itself. Everything
+after it is 1x1, so the blind spot stays blind. The network therefore reconstructs what a good part *should*
+look like at each place from its neighbourhood; it cannot copy a defect through, which is what makes the
+discrepancy an anomaly map. A plain auto-encoder bottleneck, tried first, either blurred the texture away or
+learnt to pass defects through (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -15,65 +18,55 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def conv_bn_act(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
-    )
+def align_to_grid(feats: Sequence[torch.Tensor], size: tuple[int, int]) -> list[torch.Tensor]:
+    """Resample feature maps to ``size``: area-average finer maps, bilinear-upsample coarser ones."""
+    out = []
+    for f in feats:
+        if tuple(f.shape[-2:]) == tuple(size):
+            out.append(f)
+        elif f.shape[-1] > size[1]:
+            out.append(F.adaptive_avg_pool2d(f, size))
+        else:
+            out.append(F.interpolate(f, size=size, mode="bilinear", align_corners=False))
+    return out
 
 
-class ResidualBlock(nn.Module):
-    """Two 3x3 convolutions with an identity shortcut."""
+class RingConv2d(nn.Conv2d):
+    """A dilated convolution whose central taps are masked out (a blind spot)."""
 
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            conv_bn_act(channels, channels),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
-        )
+    def __init__(self, cin: int, cout: int, kernel: int = 5, dilation: int = 2, hole: int = 3) -> None:
+        super().__init__(cin, cout, kernel, padding=dilation * (kernel // 2), dilation=dilation, bias=False)
+        mask = torch.ones(1, 1, kernel, kernel)
+        c, h = kernel // 2, hole // 2
+        mask[..., c - h : c + h + 1, c - h : c + h + 1] = 0
+        self.register_buffer("mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x + self.body(x))
+        return F.conv2d(x, self.weight * self.mask, None, self.stride, self.padding, self.dilation)
 
 
-class MultiScaleBottleneck(nn.Module):
-    """Bring every scale to the coarsest stride, concatenate, and compress to ``width`` channels at stride x2."""
+def _pw(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
-    def __init__(self, channels: Sequence[int], strides: Sequence[int], width: int) -> None:
+
+class ContextReconstructionDecoder(nn.Module):
+    """Fused multi-scale features -> reconstructed features of every scale on the common grid."""
+
+    def __init__(self, channels: Sequence[int], reduce: int = 96, hidden: int = 192, code: int = 64) -> None:
         super().__init__()
-        coarsest = max(strides)
-        branches = []
-        for c, s in zip(channels, strides):
-            layers, cin = [], c
-            while s < coarsest:
-                layers.append(conv_bn_act(cin, min(2 * cin, width), stride=2))
-                cin, s = min(2 * cin, width), s * 2
-            layers.append(conv_bn_act(cin, width // 2, k=1))
-            branches.append(nn.Sequential(*layers))
-        self.branches = nn.ModuleList(branches)
-        self.squeeze = nn.Sequential(conv_bn_act(len(channels) * (width // 2), width, stride=2), ResidualBlock(width))
+        self.channels = tuple(channels)
+        total = sum(channels)
+        self.reduce = _pw(total, reduce)
+        self.ring = RingConv2d(reduce, hidden)
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
+            _pw(hidden, code),
+            _pw(code, hidden),
+            nn.Conv2d(hidden, total, 1),
+        )
 
-    def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        return self.squeeze(torch.cat([b(f) for b, f in zip(self.branches, feats)], dim=1))
-
-
-class ReconstructionDecoder(nn.Module):
-    """Decode the bottleneck to feature maps with the encoder's channels at each of its scales (deep to shallow)."""
-
-    def __init__(self, channels: Sequence[int], width: int, widths: Sequence[int]) -> None:
-        super().__init__()
-        self.stages = nn.ModuleList()
-        self.heads = nn.ModuleList()
-        cin = width
-        for c, cout in zip(reversed(channels), reversed(widths)):
-            self.stages.append(nn.Sequential(conv_bn_act(cin, cout), ResidualBlock(cout)))
-            self.heads.append(nn.Conv2d(cout, c, 1))
-            cin = cout
-
-    def forward(self, z: torch.Tensor) -> list[torch.Tensor]:
-        outputs = []
-        x = z
-        for stage, head in zip(self.stages, self.heads):
-            x = stage(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
-            outputs.append(head(x))
-        return outputs[::-1]  # shallow first, like the encoder
+    def forward(self, fused: Sequence[torch.Tensor], grid: tuple[int, int]) -> list[torch.Tensor]:
+        x = torch.cat(align_to_grid(fused, grid), dim=1)
+        out = self.body(self.ring(self.reduce(x)))
+        return list(torch.split(out, self.channels, dim=1))

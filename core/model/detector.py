@@ -10,8 +10,9 @@ encoder's features of the best well-lit view of the part that exists:
 - ``WELLLIT``: input = target = the well-lit image (one encoder pass). Training includes unaltered well-lit
   inputs, so the network handles ordinary light too.
 
-A defect is in the target (the enhancement and the encoder keep it) but not in the reconstruction (the
-bottleneck only learnt good parts), so it lights up in the map.
+A defect is in the target (the enhancement and the encoder keep it) but not in the reconstruction (each
+position is predicted from its surroundings by a network that only learnt good parts), so it lights up in the
+map.
 """
 
 from __future__ import annotations
@@ -49,5 +50,5 @@ class AnomalyDetector(nn.Module):
         in_feats = self.encoder(inputs)
         tgt_feats = in_feats if targets is None else self.encoder(targets)
         out = self.net(in_feats, inputs)
-        amap, score = self.maps(out.reconstruction, tgt_feats, inputs.shape[-2:])
+        amap, score = self.maps(out.reconstruction, self.net.align_targets(tgt_feats, inputs), inputs.shape[-2:])
         return DetectorOutput(amap, score, out.illumination)

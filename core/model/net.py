@@ -6,7 +6,7 @@ Data flow for one image, per encoder scale *i*::
     low-light image --IlluminationEstimator--> L (illumination map, an output)
     f_i, L --IlluminationModulation--> b_i       (uneven light corrected)
     a_i, b_i --AFF--> g_i                        (channel x spatial attention)
-    g_1..g_n --bottleneck--> z --decoder--> r_1..r_n   (reconstructed well-lit features)
+    g_1..g_n --context decoder (blind spot)--> r_1..r_n   (reconstructed well-lit features, stride-8 grid)
 
 ``forward`` always returns the same :class:`NetOutput`, in training and in evaluation.
 What the reconstructions are compared with depends on the input mode (see :mod:`core.model.detector`).
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from core.model.aff import AdaptiveFeatureFusion
-from core.model.decoder import MultiScaleBottleneck, ReconstructionDecoder
+from core.model.decoder import ContextReconstructionDecoder, align_to_grid
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
 
@@ -32,8 +32,10 @@ class NetConfig:
 
     channels: tuple[int, ...] = (24, 40, 112)
     strides: tuple[int, ...] = (4, 8, 16)
-    bottleneck_width: int = 256
-    decoder_widths: tuple[int, ...] = (32, 64, 128)
+    grid_stride: int = 8
+    reduce: int = 96
+    hidden: int = 192
+    code: int = 64
     lfe_cutoffs: tuple[float, ...] = (0.35, 0.45, 0.6)
     illumination_stride: int = 4
     extra: dict = field(default_factory=dict)
@@ -45,7 +47,7 @@ class NetConfig:
     @classmethod
     def from_dict(cls, d: dict) -> NetConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for k in ("channels", "strides", "lfe_cutoffs", "decoder_widths"):
+        for k in ("channels", "strides", "lfe_cutoffs"):
             if k in known:
                 known[k] = tuple(known[k])
         return cls(**known)
@@ -53,28 +55,28 @@ class NetConfig:
 
 @dataclass
 class NetOutput:
-    """Reconstructed well-lit features (shallow first) and the illumination map (B, 1, H/4, W/4)."""
+    """Reconstructed well-lit features (one per scale, on the stride-8 grid) and the illumination map
+    (B, 1, H/4, W/4)."""
 
     reconstruction: list[torch.Tensor]
     illumination: torch.Tensor
 
 
 class LowLightAnomalyNet(nn.Module):
-    """LFE + IFE + AFF per scale, a shared bottleneck, and a reconstruction decoder."""
+    """LFE + IFE + AFF per scale and a blind-spot context decoder."""
 
     def __init__(self, config: NetConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or NetConfig()
-        if not (len(config.channels) == len(config.strides) == len(config.lfe_cutoffs) == len(config.decoder_widths)):
-            raise ValueError("channels, strides, lfe_cutoffs and decoder_widths need one entry per scale")
+        if not (len(config.channels) == len(config.strides) == len(config.lfe_cutoffs)):
+            raise ValueError("channels, strides and lfe_cutoffs need one entry per scale")
         self.lfe = nn.ModuleList(
             LowPassFeatureEnhancement(c, init_cutoff=k) for c, k in zip(config.channels, config.lfe_cutoffs)
         )
         self.illumination = IlluminationEstimator(stride=config.illumination_stride)
         self.ife = nn.ModuleList(IlluminationModulation(c) for c in config.channels)
         self.aff = nn.ModuleList(AdaptiveFeatureFusion(c) for c in config.channels)
-        self.bottleneck = MultiScaleBottleneck(config.channels, config.strides, config.bottleneck_width)
-        self.decoder = ReconstructionDecoder(config.channels, config.bottleneck_width, config.decoder_widths)
+        self.decoder = ContextReconstructionDecoder(config.channels, config.reduce, config.hidden, config.code)
 
     def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Enhanced and fused features per scale, and the illumination map."""
@@ -85,7 +87,15 @@ class LowLightAnomalyNet(nn.Module):
     def forward(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> NetOutput:
         """``feats``: encoder maps of the input image (shallow first); ``image``: the input in [0, 1]."""
         fused, illumination = self.fuse(feats, image)
-        return NetOutput(self.decoder(self.bottleneck(fused)), illumination)
+        return NetOutput(self.decoder(fused, self.grid_size(image)), illumination)
+
+    def grid_size(self, image: torch.Tensor) -> tuple[int, int]:
+        s = self.config.grid_stride
+        return (image.shape[-2] // s, image.shape[-1] // s)
+
+    def align_targets(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> list[torch.Tensor]:
+        """Target features on the reconstruction's grid."""
+        return align_to_grid(feats, self.grid_size(image))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -8,6 +8,7 @@ import torch
 
 from core.model.aff import AdaptiveFeatureFusion
 from core.model.anomaly_map import AnomalyMapGenerator
+from core.model.decoder import ContextReconstructionDecoder
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
 from core.model.loss import reconstruction_loss
@@ -97,22 +98,38 @@ def test_aff_prefers_the_branch_its_attention_points_at():
 
 @pytest.mark.parametrize("size", [64, 128, 256])
 def test_net_shapes_and_finite_outputs(size):
-    net = LowLightAnomalyNet(NetConfig(bottleneck_width=64, decoder_widths=(16, 32, 64))).eval()
+    net = LowLightAnomalyNet(NetConfig(reduce=32, hidden=48, code=16)).eval()
     feats = [torch.randn(2, c, size // s, size // s) for c, s in zip((24, 40, 112), (4, 8, 16))]
     img = torch.rand(2, 3, size, size)
     out = net(feats, img)
-    assert [r.shape for r in out.reconstruction] == [f.shape for f in feats]
+    grid = (size // 8, size // 8)
+    assert [tuple(r.shape) for r in out.reconstruction] == [(2, c, *grid) for c in (24, 40, 112)]
+    assert [t.shape for t in net.align_targets(feats, img)] == [r.shape for r in out.reconstruction]
     assert out.illumination.shape == (2, 1, size // 4, size // 4)
     assert all(torch.isfinite(r).all() for r in out.reconstruction)
 
 
 def test_net_output_is_the_same_kind_in_train_and_eval():
-    net = LowLightAnomalyNet(NetConfig(bottleneck_width=64, decoder_widths=(16, 32, 64)))
+    net = LowLightAnomalyNet(NetConfig(reduce=32, hidden=48, code=16))
     feats = [torch.randn(2, c, 64 // s, 64 // s) for c, s in zip((24, 40, 112), (4, 8, 16))]
     img = torch.rand(2, 3, 64, 64)
     a = net.train()(feats, img)
     b = net.eval()(feats, img)
     assert type(a) is type(b) and len(a.reconstruction) == len(b.reconstruction)
+
+
+def test_context_decoder_never_sees_the_position_it_reconstructs():
+    """Changing the input at one grid cell must not change the reconstruction at that cell (blind spot)."""
+    torch.manual_seed(0)
+    dec = ContextReconstructionDecoder((8, 8), reduce=8, hidden=16, code=4).eval()
+    a = [torch.randn(1, 8, 16, 16), torch.randn(1, 8, 16, 16)]
+    b = [t.clone() for t in a]
+    for t in b:
+        t[..., 8, 8] += 10.0
+    ra, rb = dec(a, (16, 16)), dec(b, (16, 16))
+    for x, y in zip(ra, rb):
+        assert torch.allclose(x[..., 8, 8], y[..., 8, 8], atol=1e-5)
+        assert not torch.allclose(x[..., 8, 12], y[..., 8, 12])  # 4 cells away it is context
 
 
 def test_default_net_fits_the_20_mb_budget():

@@ -275,3 +275,23 @@ def test_keyboard_shortcuts_step_toggle_and_snapshot(qtbot, window, part_folder)
     qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     snaps = list((page.state.home / "snapshots").glob("*.png"))
     assert len(snaps) == 1
+
+
+def test_ctrl_g_adds_the_image_on_screen_to_the_good_samples(qtbot, window, part_folder):
+    from PySide6.QtCore import Qt
+
+    recipe = window.state.recipe()
+    before_paths = {s.path for s in recipe.samples(include_excluded=True)}
+    before = len(before_paths)
+    window.inspect.open_source(SourceSpec("folder", str(part_folder)))
+    _wait_results(qtbot, window.inspect, 1)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(recipe.samples(include_excluded=True)) == before + 1)
+    (added,) = {s.path for s in recipe.samples(include_excluded=True)} - before_paths
+    shown = window.inspect.current.frame.image
+    from core.data.io import load_image
+
+    assert (load_image(added) == shown).all()
+    assert "Added to the good samples" in window.statusBar().currentMessage()
