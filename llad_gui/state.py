@@ -18,7 +18,6 @@ from core.log import InspectionLog
 from core.paths import data_home, images_dir, log_path, recipes_dir
 from core.recipes import Recipe, RecipeStore
 from core.types import Thresholds
-
 from llad_gui.workers.tasks import run_in_pool
 
 

@@ -24,9 +24,15 @@ def test_every_subcommand_has_help(cmd, capsys):
 
 def test_console_script_runs_without_qt_loaded():
     out = subprocess.run(
-        [sys.executable, "-c", "import sys; from core.cli import main; "
-         "r = main(['categories', '--recipes', '/nonexistent-llad']); print(r, 'PySide6' in sys.modules)"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from core.cli import main; "
+            "r = main(['categories', '--recipes', '/nonexistent-llad']); print(r, 'PySide6' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == "0 False"
 
@@ -98,8 +104,21 @@ def test_train_from_a_plain_folder(tmp_path, mtd, capsys):
     data.mkdir()
     for s in mtd.train[:12]:
         shutil.copy(s.path, data)
-    rc = main(["train", "--recipes", str(tmp_path / "r"), "--data", str(data), "--category", "new part",
-               "--preset", "tiny", "--steps", "2"])
+    rc = main(
+        [
+            "train",
+            "--recipes",
+            str(tmp_path / "r"),
+            "--data",
+            str(data),
+            "--category",
+            "new part",
+            "--preset",
+            "tiny",
+            "--steps",
+            "2",
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["category"] == "new part" and out["version"] == "v001" and out["active"] is True
