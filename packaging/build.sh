@@ -18,10 +18,11 @@ fi
 # Qt's xcb platform plugin links X11 helper libraries that minimal systems lack. PyInstaller bundles the ones it
 # finds on the build machine, so have them here (Debian/Ubuntu package names).
 if [[ "$(uname -s)" == Linux ]]; then
-    ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+    # Read the cache once: `ldconfig -p | grep -q` fails under pipefail when grep stops reading early.
+    cache=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p)
     missing=()
     for pair in libxcb-icccm.so.4:libxcb-icccm4 libxcb-keysyms.so.1:libxcb-keysyms1 libxcb-cursor.so.0:libxcb-cursor0; do
-        "$ldconfig" -p | grep -q "${pair%%:*}" || missing+=("${pair##*:}")
+        grep -qF "${pair%%:*}" <<<"$cache" || missing+=("${pair##*:}")
     done
     if ((${#missing[@]})); then
         if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
@@ -41,7 +42,7 @@ end=$(date +%s)
 echo "build: $((end - start)) s"
 echo "bundle: $(du -sh "$DIST/llad" | cut -f1) in $(find "$DIST/llad" -type f | wc -l) files"
 echo "largest parts of $DIST/llad/_internal (MB):"
-du -s --block-size=1M "$DIST"/llad/_internal/* | sort -rn | head -15
+du -s --block-size=1M "$DIST"/llad/_internal/* "$DIST/llad/llad" | sort -rn | sed -n 1,15p
 
 if [[ "${1:-}" == "--selftest" ]]; then
     home=$(mktemp -d)

@@ -27,7 +27,9 @@ pytestmark = [pytest.mark.package, pytest.mark.timeout(3600)]
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "packaging" / "llad.spec"
 WITH_CUDA = os.environ.get("LLAD_BUNDLE_CUDA", "") == "1"
-BUILD_INPUTS = [REPO / "pyproject.toml", *sorted((REPO / "packaging").rglob("*.py")), SPEC]
+PACKAGING = REPO / "packaging"
+BUILD_INPUTS = [REPO / "pyproject.toml", SPEC, PACKAGING / "build.sh", PACKAGING / "bundle_filter.py"]
+BUILD_INPUTS += [PACKAGING / "llad_main.py", PACKAGING / "rthooks"]
 APP_SOURCES = ["core", "llad_gui", "resources"]
 
 # Left out on purpose (packaging/README.md says why); finding one means an exclusion stopped working.
@@ -46,7 +48,18 @@ def _newest(paths: list[Path]) -> tuple[float, Path | None]:
     return newest, which
 
 
-def _build(dist: Path, work: Path) -> Path:
+def say(config, text: str) -> None:
+    """Measurements go to the terminal even without -s: they are what `make test-package` is run for."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        print(text)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(text)
+
+
+def _build(config, dist: Path, work: Path) -> Path:
     """packaging/build.sh (what `make package` runs), with output and work folders in tmp."""
     env = {**os.environ, "LLAD_DIST": str(dist), "LLAD_WORK": str(work), "LLAD_PYTHON": sys.executable}
     t0 = time.perf_counter()
@@ -54,18 +67,21 @@ def _build(dist: Path, work: Path) -> Path:
         ["bash", str(REPO / "packaging" / "build.sh")], cwd=REPO, env=env, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, f"build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    print(f"\nbuild: {time.perf_counter() - t0:.0f} s")
+    say(config, f"\nbuild (packaging/build.sh): {time.perf_counter() - t0:.0f} s")
     shutil.rmtree(work, ignore_errors=True)
     return dist / "llad"
 
 
 @pytest.fixture(scope="module")
-def built_bundle(tmp_path_factory) -> Path:
-    """dist/llad from LLAD_PACKAGE_DIST when it is newer than the packaging files, else a fresh build in tmp."""
+def built_bundle(tmp_path_factory, pytestconfig):
+    """dist/llad from LLAD_PACKAGE_DIST when it is newer than the packaging files, else a fresh build in tmp
+    (removed afterwards: 3.5 GB)."""
     given = os.environ.get("LLAD_PACKAGE_DIST")
     if not given:
         base = tmp_path_factory.mktemp("pyinstaller")
-        return _build(base / "dist", base / "build")
+        yield _build(pytestconfig, base / "dist", base / "build")
+        shutil.rmtree(base, ignore_errors=True)
+        return
     bundle = Path(given).resolve()
     assert (bundle / "llad").is_file(), f"LLAD_PACKAGE_DIST={given} holds no executable 'llad'"
     built = (bundle / "llad").stat().st_mtime
@@ -76,15 +92,16 @@ def built_bundle(tmp_path_factory) -> Path:
         warnings.warn(
             f"{bundle} is older than {which}: it tests the packaging, not the newest application code", stacklevel=2
         )
-    return bundle
+    yield bundle
 
 
 @pytest.fixture(scope="module")
-def bundle(built_bundle, tmp_path_factory) -> Path:
+def bundle(built_bundle, tmp_path_factory):
     """A copy of the bundle outside the source tree, so nothing can be found through the checkout."""
-    copy = tmp_path_factory.mktemp("copied") / "llad"
-    shutil.copytree(built_bundle, copy, symlinks=True)
-    return copy
+    base = tmp_path_factory.mktemp("copied")
+    shutil.copytree(built_bundle, base / "llad", symlinks=True)
+    yield base / "llad"
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -194,13 +211,13 @@ def _loaded_libraries(debug_prefix: Path) -> set[str]:
     return libs
 
 
-def test_selftest_from_a_copy(bundle, clean_env, tmp_path):
+def test_selftest_from_a_copy(bundle, clean_env, tmp_path, pytestconfig):
     debug = tmp_path / "ld-debug"
     env = {**clean_env, "LD_DEBUG": "files", "LD_DEBUG_OUTPUT": str(debug)}
     proc, seconds = run_bundle(bundle, ["--selftest"], env, tmp_path)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-4000:]}"
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"\nselftest from the copied bundle: {seconds:.1f} s wall\n{json.dumps(result)}")
+    say(pytestconfig, f"\nselftest from the copied bundle: {seconds:.1f} s wall\n{json.dumps(result)}")
     assert result["ok"] is True
     assert result["good"]["verdict"] in ("OK", "UNCERTAIN", "NG")
 
@@ -216,7 +233,7 @@ def test_selftest_from_a_copy(bundle, clean_env, tmp_path):
     assert not left, f"left in TMPDIR: {left}"
 
 
-def test_cli_categories_from_a_copy(bundle, clean_env, tmp_path):
+def test_cli_categories_from_a_copy(bundle, clean_env, tmp_path, pytestconfig):
     from core.recipes import RecipeStore
 
     recipes = tmp_path / "recipes"
@@ -226,7 +243,7 @@ def test_cli_categories_from_a_copy(bundle, clean_env, tmp_path):
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert [r["category"] for r in rows] == ["tiles"]
     assert rows[0]["versions"] == []
-    print(f"\ncategories: {seconds:.1f} s")
+    say(pytestconfig, f"\nllad categories: {seconds:.1f} s")
 
 
 def test_executable_runs_core_modules_like_python_m(bundle, clean_env, tmp_path):
@@ -241,7 +258,7 @@ def test_executable_runs_core_modules_like_python_m(bundle, clean_env, tmp_path)
 QUIT_FLAGS = ("--quit-after-start", "--quit-after-show", "--exit-after-start")
 
 
-def test_gui_cold_start_to_first_window(bundle, clean_env, tmp_path):
+def test_gui_cold_start_to_first_window(bundle, clean_env, tmp_path, pytestconfig):
     proc, _ = run_bundle(bundle, ["--help"], clean_env, tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     flag = next((f for f in QUIT_FLAGS if f in proc.stdout), None)
@@ -249,4 +266,4 @@ def test_gui_cold_start_to_first_window(bundle, clean_env, tmp_path):
         pytest.skip("llad_gui/__main__.py offers no flag to quit after the first window (--quit-after-start)")
     proc, seconds = run_bundle(bundle, [flag], clean_env, tmp_path, timeout=600)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-4000:]}"
-    print(f"\ncold start to first window (offscreen): {seconds:.1f} s")
+    say(pytestconfig, f"\ncold start to first window (offscreen): {seconds:.1f} s")
