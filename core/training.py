@@ -249,7 +249,7 @@ def fit(
     for mode in modes:
         _check_cancel(cancel)
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
-        bad = [(_as_lowlight(img, mode, cfg, cal_rng), None) for img, _ in defects]
+        bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
         d_scores, d_maps = _score_views(detector, bad, mode, cfg, welllit_mean) if bad else (None, None)
         masks = np.stack([m for _, m in defects]) if defects else None

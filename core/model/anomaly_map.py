@@ -26,9 +26,10 @@ def gaussian_kernel1d(sigma: float) -> torch.Tensor:
 class AnomalyMapGenerator(nn.Module):
     """Reconstructed and target features -> (B, 1, H, W) map and (B,) score."""
 
-    def __init__(self, sigma: float = 4.0, top_k: float = 0.01) -> None:
+    def __init__(self, sigma: float = 4.0, top_k: float = 0.01, relative: bool = True) -> None:
         super().__init__()
         self.top_k = top_k
+        self.relative = relative
         self.register_buffer("kernel", gaussian_kernel1d(sigma), persistent=False)
 
     def discrepancy(self, recon: Sequence[torch.Tensor], target: Sequence[torch.Tensor], size) -> torch.Tensor:
@@ -49,7 +50,8 @@ class AnomalyMapGenerator(nn.Module):
     def score(self, anomaly_map: torch.Tensor) -> torch.Tensor:
         flat = anomaly_map.flatten(1)
         k = max(1, int(flat.shape[1] * self.top_k))
-        return flat.topk(k, dim=1).values.mean(1)
+        peak = flat.topk(k, dim=1).values.mean(1)
+        return peak - flat.median(dim=1).values if self.relative else peak
 
     def forward(self, recon, target, size) -> tuple[torch.Tensor, torch.Tensor]:
         m = self.smooth(self.discrepancy(recon, target, size))
