@@ -16,6 +16,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category", help="category to select at start")
     p.add_argument("--source", metavar="PATH/INDEX", help="folder, image, video file, stream URL or camera number")
     p.add_argument("--selftest", action="store_true", help="run the headless self-test, print JSON and exit")
+    p.add_argument(
+        "--quit-after-start",
+        action="store_true",
+        help="print the seconds from process start to the first shown window, then quit (start-up measurement)",
+    )
     return p
 
 
@@ -37,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from llad_gui.app import run
 
-    return run(args.home, args.category, args.source)
+    return run(args.home, args.category, args.source, quit_after_start=args.quit_after_start)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -15,6 +17,20 @@ from llad_gui.resources import icon_path, read_style
 
 ORGANIZATION = "LLAD"
 APPLICATION = "LLAD Inspector"
+
+
+def _seconds_since_process_start() -> float:
+    """Wall time since this process started (from /proc on Linux; since import of this module elsewhere)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        start = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic() - _IMPORTED
+
+
+_IMPORTED = time.monotonic()
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -54,10 +70,18 @@ def build_window(home: str | Path | None = None, category: str | None = None, so
     return state, window
 
 
-def run(home=None, category=None, source=None) -> int:
+def run(home=None, category=None, source=None, quit_after_start: bool = False) -> int:
     app = make_application()
     state, window = build_window(home, category, source)
     window.show()
+    if quit_after_start:
+        from PySide6.QtCore import QTimer
+
+        def report() -> None:
+            print(json.dumps({"first_window_seconds": round(_seconds_since_process_start(), 3)}), flush=True)
+            window.close()
+
+        QTimer.singleShot(0, report)  # runs once the event loop has shown the window
     code = app.exec()
     state.close()
     return code

@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar
 
-from core.imagestore import ImageStore
 from llad_gui.pages.inspect_page import InspectPage
 from llad_gui.resources import icon_path
 from llad_gui.widgets.category_combo import CategoryCombo
@@ -209,11 +208,10 @@ class MainWindow(QMainWindow):
 
     def set_ng_folder(self, path: str) -> None:
         try:
-            self.state.image_store = ImageStore(path)
+            self.state.set_image_folder(path)
         except OSError as exc:
             self.state.message.emit(f"cannot use {path} for NG images: {exc}")
             return
-        self.state.settings.setValue("ng_folder", str(path))
         self.state.message.emit(f"NG images are now saved in {path}")
 
     def show_shortcuts(self) -> None:

@@ -20,6 +20,9 @@ from core.recipes import Recipe, RecipeStore
 from core.types import Thresholds
 from llad_gui.workers.tasks import run_in_pool
 
+DEFAULT_NG_MAX_GB = 5.0
+"""Disk kept for saved NG images before the oldest are deleted (setting ``ng_max_gb``)."""
+
 
 class AppState(QObject):
     """Shared, observable application state.
@@ -53,12 +56,21 @@ class AppState(QObject):
         self.store = RecipeStore(recipes_dir(self.home / "recipes") if home else recipes_dir())
         self.store.root.mkdir(parents=True, exist_ok=True)
         self.log = InspectionLog(log_path(self.home / "inspections.sqlite") if home else log_path())
-        self.image_store = ImageStore(Path(self.settings.value("ng_folder", str(self._default_images()))))
+        self.image_store = self._make_image_store(Path(self.settings.value("ng_folder", str(self._default_images()))))
         self.category: str = ""
         self.predictor = None
         self.thresholds = Thresholds()
         self.pool = QThreadPool.globalInstance()
         self._load_token = 0
+
+    def _make_image_store(self, folder: Path) -> ImageStore:
+        """NG images go to ``folder``; the oldest are deleted past the ``ng_max_gb`` setting."""
+        return ImageStore(folder, max_bytes=int(float(self.settings.value("ng_max_gb", DEFAULT_NG_MAX_GB)) * 1e9))
+
+    def set_image_folder(self, folder: str | Path) -> None:
+        """Keep NG images in ``folder`` from now on (raises OSError if it cannot be used) and remember it."""
+        self.image_store = self._make_image_store(Path(folder))
+        self.settings.setValue("ng_folder", str(folder))
 
     def _default_images(self) -> Path:
         return images_dir(self.home / "images") if self.home else images_dir()

@@ -53,6 +53,7 @@ def test_hot_folder_inspects_new_images_and_keeps_ng_ones(qtbot, window, tmp_pat
     rows = list(state.log.query(category="tiles"))
     assert rows[0].image_ref.endswith(bad.name)
     assert state.settings.value("ng_folder") == str(ng_folder)
+    assert state.image_store.max_bytes == 5_000_000_000  # NG images never fill the disk (setting ng_max_gb)
 
 
 def test_a_model_fault_is_an_error_row_and_the_run_goes_on(qtbot, window, tmp_path, mtd_root):
