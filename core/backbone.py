@@ -11,7 +11,6 @@ Another timm backbone can be used by pointing at a local weights file (``.pth``/
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from core.errors import BackboneWeightsError
+from core.fsio import file_sha256
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -60,12 +60,7 @@ _FIX = (
 )
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+sha256_of = file_sha256
 
 
 def packaged_weights_path(spec: BackboneSpec) -> Path:

@@ -8,13 +8,13 @@ clear :class:`~core.errors.RecipeError` instead of a crash.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
 from core.backbone import BACKBONES, DEFAULT_BACKBONE
 from core.calibration import PostProcessor
 from core.errors import RecipeError
+from core.fsio import file_sha256
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.types import InputMode
 
@@ -23,19 +23,11 @@ WEIGHTS_FILE = "weights.safetensors"
 MODEL_FILE = "model.json"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_version(folder: Path, trained) -> None:
     """Write ``trained`` (a :class:`core.training.TrainedModel`) into an empty ``folder``."""
     from safetensors.torch import save_file
 
-    from core.recipes import atomic_write_json
+    from core.fsio import atomic_write_json
 
     state = {k: v.detach().cpu().contiguous() for k, v in trained.net.state_dict().items()}
     weights = folder / WEIGHTS_FILE
@@ -53,7 +45,7 @@ def write_version(folder: Path, trained) -> None:
             "welllit_mean": trained.welllit_mean,
             "default_mode": InputMode(trained.default_mode).value,
             "stats": trained.stats,
-            "weights_sha256": _sha256(weights),
+            "weights_sha256": file_sha256(weights),
             "num_parameters": trained.net.num_parameters(),
         },
     )
@@ -81,7 +73,7 @@ def read_version(folder: Path):
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise RecipeError(f"{weights} is missing")
-    if _sha256(weights) != meta.get("weights_sha256"):
+    if file_sha256(weights) != meta.get("weights_sha256"):
         raise RecipeError(f"{weights} is damaged or was replaced (SHA-256 does not match model.json)")
     try:
         state = load_file(str(weights), device="cpu")

@@ -17,7 +17,6 @@ import contextlib
 import os
 import re
 import threading
-import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,38 +27,13 @@ import cv2
 import numpy as np
 
 from core.data.io import array_sha256
+from core.fsio import atomic_write_bytes
 from core.paths import images_dir
 from core.types import Verdict
 
 _DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME = re.compile(r"^\d{8}T\d{6}\.\d{3}Z_.+_[A-Z]+_[0-9a-f]{8}(_\d+)?\.png$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable; not possible (nor needed) on Windows."""
-    if os.name == "nt":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with open(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
 
 
 def _encode(image_rgb: np.ndarray, suffix: str) -> bytes:
@@ -90,7 +64,7 @@ def save_snapshot(image_rgb: np.ndarray, overlay_rgb: np.ndarray | None, path: s
             width = max(1, round(ov.shape[1] * out.shape[0] / ov.shape[0]))
             ov = cv2.resize(ov, (width, out.shape[0]), interpolation=cv2.INTER_AREA)
         out = np.concatenate([out, ov], axis=1)
-    _write_atomic(path, _encode(out, path.suffix or ".png"))
+    atomic_write_bytes(path, _encode(out, path.suffix or ".png"))
     return path
 
 
@@ -195,7 +169,7 @@ class ImageStore:
             while target.exists():  # same millisecond, same image: keep both rather than overwrite
                 n += 1
                 target = target.with_name(f"{base}_{n}.png")
-            _write_atomic(target, data)
+            atomic_write_bytes(target, data)
             self._files.append(_Stored(target, len(data)))
             self._bytes += len(data)
             self._enforce()

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import LogError
+from core.fsio import atomic_writer
 from core.paths import log_path
 from core.types import InputMode, InspectionResult, Verdict
 
@@ -491,23 +490,16 @@ class InspectionLog:
         """
         out = Path(path).expanduser()
         where, params = self._where(category, verdict, since, until)
-        tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
         n = 0
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            with open(fd, "w", newline="", encoding="utf-8") as fh:
+            with atomic_writer(out, "w", newline="", encoding="utf-8") as fh:
                 writer = csv.writer(fh)
                 writer.writerow([*COLUMNS, "final_verdict"])
                 for row in self._select(where, params, "unix_time, id", None, 0):
                     writer.writerow([*(_csv_cell(getattr(row, c)) for c in COLUMNS), row.final_verdict.value])
                     n += 1
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, out)
         except OSError as exc:
             raise LogError(f"cannot write {out}: {exc.strerror or exc}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
         return n
 
 

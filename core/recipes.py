@@ -17,7 +17,6 @@ pointer in ``recipe.json`` moves only after that. A crash at any point leaves th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import RecipeError
+from core.fsio import atomic_write_bytes, atomic_write_json, fsync_dir
 from core.types import Thresholds
 
 SCHEMA_VERSION = 1
@@ -55,36 +55,6 @@ def validate_name(name: str) -> str:
     if stripped.split(".")[0].lower() in _RESERVED:
         raise RecipeError(f"category name {name!r} is reserved by the operating system")
     return stripped
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old or the new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "posix":
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def read_json(path: Path) -> dict:
@@ -257,9 +227,9 @@ class Recipe:
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.versions_dir))
         try:
             write_version(tmp, trained)
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             os.rename(tmp, self.versions_dir / version)
-            _fsync_dir(self.versions_dir)
+            fsync_dir(self.versions_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

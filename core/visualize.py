@@ -67,7 +67,7 @@ def illumination_image(illumination: np.ndarray, cmap: str = "inferno") -> np.nd
 
 def save_result_images(result: InspectionResult, folder: Path, stem: str, cmap: str = "turbo") -> dict[str, str]:
     """Write ``<stem>_overlay.png`` and ``<stem>_illumination.png``; returns their paths."""
-    from core.recipes import atomic_write_bytes
+    from core.fsio import atomic_write_bytes
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import ImageLoadError
+from core.fsio import file_sha256  # noqa: F401 - part of this module's API
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MAX_PIXELS = 100_000_000
@@ -163,14 +164,6 @@ def load_image(source: str | Path | bytes | np.ndarray, max_pixels: int = MAX_PI
     except (OSError, ValueError) as exc:  # e.g. a name too long for the file system, or a NUL in it
         raise ImageLoadError(path, f"cannot read the file ({getattr(exc, 'strerror', None) or exc})") from None
     return decode_image(data, name=str(path), max_pixels=max_pixels)
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def array_sha256(image: np.ndarray) -> str:

@@ -128,7 +128,7 @@ def test_foreign_backbone_and_foreign_architecture_are_refused(saved, trained):
     (folder / "model.json").write_text(json.dumps({**meta, "backbone": {"name": "resnet50", "sha256": "0" * 64}}))
     with pytest.raises(RecipeError, match="backbone"):
         r.load()
-    cfg = dict(meta["net_config"], bottleneck_width=32)
+    cfg = dict(meta["net_config"], hidden=32)
     (folder / "model.json").write_text(json.dumps({**meta, "net_config": cfg}))
     with pytest.raises(RecipeError, match="does not describe a model"):
         r.load()
