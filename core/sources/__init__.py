@@ -7,12 +7,13 @@ source in its acquisition worker, the CLI and tests iterate it directly.
 """
 
 from core.sources.base import FrameSource, LoadProblem, SourceError, SourceEvent, SourceStatus, StatusKind
-from core.sources.folder import FolderSource, IndexedSource, PairedFolderSource
+from core.sources.folder import FileListSource, FolderSource, IndexedSource, PairedFolderSource
 from core.sources.hotfolder import HotFolderSource
 from core.sources.video import VideoSource, redact_url
 from core.types import Frame
 
 __all__ = [
+    "FileListSource",
     "FolderSource",
     "Frame",
     "FrameSource",

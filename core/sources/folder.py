@@ -81,21 +81,17 @@ def _require_dir(folder: Path) -> None:
         raise SourceError(f"{folder} is not a folder" if folder.exists() else f"no such folder: {folder}")
 
 
-class FolderSource(IndexedSource):
-    """The image files of one folder, sorted by name (recursively if asked)."""
+class FileListSource(IndexedSource):
+    """Image files given one by one (File > Open, drag and drop), stepped through like a folder."""
 
-    def __init__(self, folder: str | Path, recursive: bool = False, name: str | None = None) -> None:
-        self.folder = Path(folder).expanduser()
-        super().__init__(name or f"folder:{self.folder}")
-        self.recursive = recursive
-        self.paths: list[Path] = []
+    def __init__(self, paths: list[str | Path], name: str | None = None) -> None:
+        self.paths = [Path(p) for p in paths]
+        super().__init__(name or (f"file:{self.paths[0]}" if len(self.paths) == 1 else f"{len(self.paths)} files"))
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def _open(self) -> None:
-        _require_dir(self.folder)
-        self.paths = list_images(self.folder, recursive=self.recursive)
         self._index, self._ended = -1, False
 
     def _load(self, index: int) -> Frame | LoadProblem:
@@ -104,6 +100,20 @@ class FolderSource(IndexedSource):
             return Frame(image=load_image(path), source=self.name, ref=str(path), index=index)
         except ImageLoadError as exc:
             return LoadProblem(str(path), exc.reason, self.name, index)
+
+
+class FolderSource(FileListSource):
+    """The image files of one folder, sorted by name (recursively if asked)."""
+
+    def __init__(self, folder: str | Path, recursive: bool = False, name: str | None = None) -> None:
+        self.folder = Path(folder).expanduser()
+        super().__init__([], name or f"folder:{self.folder}")
+        self.recursive = recursive
+
+    def _open(self) -> None:
+        _require_dir(self.folder)
+        self.paths = list_images(self.folder, recursive=self.recursive)
+        super()._open()
 
     def _end_message(self) -> str:
         if not self.paths:

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
-from core.data.io import load_image
-from core.errors import ImageLoadError, LladError
+from core.errors import LladError
 from core.sources import (
+    FileListSource,
     FolderSource,
     FrameSource,
     HotFolderSource,
@@ -40,27 +40,6 @@ from core.sources import (
 )
 from core.types import Frame
 from llad_gui.workers.inference import Mailbox
-
-
-class FileListSource(IndexedSource):
-    """A few image files chosen by hand (File > Open, drag and drop), stepped through like a folder."""
-
-    def __init__(self, paths: list[str | Path], name: str | None = None) -> None:
-        self.paths = [Path(p) for p in paths]
-        super().__init__(name or (f"file:{self.paths[0]}" if len(self.paths) == 1 else f"{len(self.paths)} files"))
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def _open(self) -> None:
-        self._index, self._ended = -1, False
-
-    def _load(self, index: int) -> Frame | LoadProblem:
-        path = self.paths[index]
-        try:
-            return Frame(image=load_image(path), source=self.name, ref=str(path), index=index)
-        except ImageLoadError as exc:
-            return LoadProblem(str(path), exc.reason, self.name, index)
 
 
 class AcquisitionWorker(QThread):
