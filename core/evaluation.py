@@ -85,12 +85,11 @@ def evaluate(
     batch_size: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-    keep_maps: bool = False,
 ) -> EvalReport:
     """Run ``predictor`` on every sample and compute the metrics (see the module docstring)."""
     rows: list[ImageRow] = []
     errors: list[str] = []
-    maps, masks, kept_maps = [], [], []
+    maps, masks = [], []
     total_ms = 0.0
     n = len(samples)
     for start in range(0, n, batch_size):
@@ -122,8 +121,6 @@ def evaluate(
             if m is not None:
                 maps.append(small)
                 masks.append(m)
-            if keep_maps:
-                kept_maps.append(r)
         if on_progress is not None:
             on_progress(min(start + batch_size, n), n)
     scores = np.array([r.score for r in rows])
@@ -135,7 +132,7 @@ def evaluate(
         M, K = np.stack(maps), np.stack(masks)
         pix_auc = auroc(M.ravel(), K.ravel())
         pro = aupro(M, K)
-    report = EvalReport(
+    return EvalReport(
         image_auroc=auroc(scores, labels) if rows else float("nan"),
         pixel_auroc=pix_auc,
         aupro=pro,
@@ -147,5 +144,3 @@ def evaluate(
         rows=rows,
         errors=errors,
     )
-    report.results = kept_maps  # type: ignore[attr-defined]
-    return report
