@@ -8,6 +8,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from llad_gui.widgets.plots import static_plot
+
 GOOD_BRUSH = (46, 160, 67, 150)
 DEFECT_BRUSH = (211, 47, 47, 150)
 
@@ -19,10 +21,7 @@ class ScoreHistogram(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot = static_plot()
         self.plot.setLabel("bottom", "score (1.0 = calibrated)")
         self.plot.setLabel("left", "parts")
         self.plot.setTitle(

@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.types import Verdict
+from llad_gui.widgets.plots import static_plot
 
 POINT_COLOURS = {
     Verdict.OK: "#2e7d32",
@@ -21,10 +22,7 @@ class ScoreTrend(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot = static_plot()
         self.plot.setTitle("Score trend (last inspections)")
         self.plot.setLabel("left", "score")
         self.plot.setLabel("bottom", "inspection")
