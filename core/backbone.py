@@ -175,6 +175,9 @@ class FeatureEncoder(nn.Module):
         self.channels = tuple(int(f.shape[1]) for f in probe)
         self.strides = tuple(64 // int(f.shape[-1]) for f in probe)
         self.requires_grad_(False)
+        # channels-last halves the time of EfficientNet's depthwise and 1x1 convolutions on the CPU (oneDNN);
+        # measured 330 -> 170 ms for a batch of 8 at 256 x 256 on 2 threads
+        self.to(memory_format=torch.channels_last)
         self.eval()
 
     def train(self, mode: bool = True) -> FeatureEncoder:  # frozen: batch-norm statistics never move

@@ -112,7 +112,9 @@ def test_encoder_matches_the_classifier_trunk(classifier: torch.nn.Module, encod
         trunk = classifier.bn1(classifier.conv_stem(encoder.normalize(x)))
         for block in list(classifier.blocks.children())[:5]:
             trunk = block(trunk)
-    torch.testing.assert_close(deepest, trunk)
+    # the encoder runs channels-last (other kernels, other summation order): equal to float32 rounding
+    assert deepest.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(deepest, trunk, rtol=1e-4, atol=1e-4)
 
 
 def test_feature_blocks_can_be_chosen() -> None:
