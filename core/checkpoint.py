@@ -18,7 +18,7 @@ from core.fsio import file_sha256
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.types import InputMode
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 WEIGHTS_FILE = "weights.safetensors"
 MODEL_FILE = "model.json"
 
@@ -63,6 +63,11 @@ def read_version(folder: Path):
     fmt = meta.get("format")
     if not isinstance(fmt, int) or fmt > CHECKPOINT_FORMAT:
         raise RecipeError(f"{folder} holds a model of format {fmt!r}; this LLAD reads up to {CHECKPOINT_FORMAT}")
+    if fmt < CHECKPOINT_FORMAT:
+        raise RecipeError(
+            f"{folder} was saved by an older LLAD (model format {fmt}; this one is {CHECKPOINT_FORMAT}, which "
+            "feeds dark images differently and normalises the map per position): retrain the category"
+        )
     backbone = meta.get("backbone", {})
     known = BACKBONES.get(backbone.get("name", ""))
     if known is None or backbone.get("sha256") != known.sha256:

@@ -85,11 +85,12 @@ class Predictor:
 
     def _run(self, mode: InputMode, frames: list[Frame], load_ms: float) -> list[InspectionResult]:
         t0 = time.perf_counter()
-        pairs = [mode_images(mode, f.image, f.partner, self.image_size, self.welllit_mean) for f in frames]
-        inputs = to_tensor([p[0] for p in pairs]).to(self.device)
-        targets = None if pairs[0][1] is None else to_tensor([p[1] for p in pairs]).to(self.device)
+        views = [mode_images(mode, f.image, f.partner, self.image_size, self.welllit_mean) for f in frames]
+        inputs = to_tensor([v.input for v in views]).to(self.device)
+        targets = None if views[0].target is None else to_tensor([v.target for v in views]).to(self.device)
+        light = None if mode == InputMode.WELLLIT else to_tensor([v.light for v in views]).to(self.device)
         t1 = time.perf_counter()
-        out = self.detector(inputs, targets)
+        out = self.detector(inputs, targets, light, mode)
         raw_maps = out.anomaly_map[:, 0].float().cpu().numpy()
         raw_scores = out.score.float().cpu().numpy()
         illum = out.illumination[:, 0].float().cpu().numpy()

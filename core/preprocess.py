@@ -1,4 +1,4 @@
-"""Pre-processing shared by training, calibration and inference: resize, to tensor, and the per-mode target.
+"""Pre-processing shared by training, calibration and inference: resize, to tensor, and the per-mode images.
 
 Keeping this in one place is what guarantees that the model sees at inspection exactly what it saw in training.
 """
@@ -6,6 +6,7 @@ Keeping this in one place is what guarantees that the model sees at inspection e
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -46,15 +47,30 @@ def resolve_mode(image: np.ndarray, partner: np.ndarray | None, requested: Input
     return InputMode.LOWLIGHT if mean_linear(image) < 0.5 * welllit_mean else InputMode.WELLLIT
 
 
+class ModeImages(NamedTuple):
+    """What the detector gets for one image in one mode (all size x size uint8 RGB).
+
+    ``input``: what the encoder sees and the network reconstructs from (the classical enhancement of a
+    low-light image, the image itself when well-lit); ``target``: the well-lit view the reconstruction is compared
+    with, ``None`` when the input is its own target; ``light``: the image as captured, from which the
+    illumination map is estimated.
+    """
+
+    input: np.ndarray
+    target: np.ndarray | None
+    light: np.ndarray
+
+
 def mode_images(
     mode: InputMode, image: np.ndarray, partner: np.ndarray | None, size: int, enhance_mean: float
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """(model input, comparison target or None when the input is its own target), both size x size uint8."""
-    inp = resize_rgb(image, size)
+) -> ModeImages:
+    """The detector's images for ``image`` (and its well-lit ``partner`` in paired mode) in ``mode``."""
+    raw = resize_rgb(image, size)
     if mode == InputMode.WELLLIT:
-        return inp, None
+        return ModeImages(raw, None, raw)
+    enhanced = enhance_lowlight(raw, target_mean=enhance_mean)
     if mode == InputMode.PAIRED:
         if partner is None:
             raise ValueError("paired mode needs the well-lit partner image")
-        return inp, resize_rgb(partner, size)
-    return inp, enhance_lowlight(inp, target_mean=enhance_mean)
+        return ModeImages(enhanced, resize_rgb(partner, size), raw)
+    return ModeImages(enhanced, None, raw)

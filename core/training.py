@@ -5,14 +5,19 @@
 the CLI and the tests all drive the same loop; cancelling is cooperative: set the ``cancel`` event and the next
 step raises :class:`~core.errors.TrainingCancelled` without touching anything on disk.
 
-Training pairs, per sample and per step:
+Training pairs, per sample and per step, as the detector sees them at inspection
+(:func:`core.preprocess.mode_images`): the network's input is the classical enhancement of a dark image and the
+illumination map is estimated from the dark image itself:
 
-- real pairs (a well-lit image with a low-light partner): input = the partner, target = the well-lit image;
-- well-lit only: input = :func:`~core.data.lowlight.synthesize_lowlight` of it with a random strength each time
-  (a fraction of steps keeps it unaltered so well-lit inspection works too), target = the well-lit image;
-- low-light only: input = the low-light image, target = its classical enhancement.
+- real pairs (a well-lit image with a low-light partner): dark image = the partner, target = the well-lit image;
+- well-lit only: dark image = :func:`~core.data.lowlight.synthesize_lowlight` of it with a random strength each
+  time (a fraction of steps keeps it unaltered so well-lit inspection works too), target = the well-lit image;
+- low-light only: the enhancement of the low-light image is input and target at once.
 
-Augmentation: horizontal and vertical flips and a small exposure jitter of the target. Everything is seeded.
+Augmentation: horizontal and vertical flips. Everything is seeded.
+
+A target depends only on the sample and its flips, so its encoder features are computed once and cached
+(:class:`_TargetCache`); a step then costs one encoder pass for the inputs, not two.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from core.data.defects import synthetic_defect
 from core.data.io import ImageLoadError, load_image
 from core.data.lowlight import enhance_lowlight, synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
+from core.model.decoder import align_to_grid
 from core.model.detector import AnomalyDetector
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
@@ -48,17 +54,19 @@ class TrainConfig:
     """Training settings; saved in the recipe with the weights they produced."""
 
     image_size: int = 256
-    steps: int = 1000
+    steps: int = 750
     batch_size: int = 8
     lr: float = 2e-3
     weight_decay: float = 1e-4
     strength_range: tuple[float, float] = (0.3, 1.0)
     welllit_fraction: float = 0.15
     holdout_fraction: float = 0.1
+    baseline_images: int = 128
     calibration_strength: float = 0.7
     false_reject_rate: float = 0.01
     seed: int = 0
     threads: int | None = None
+    target_cache_mb: int = 1536
     preset: str = "default"
 
     def to_dict(self) -> dict:
@@ -76,7 +84,7 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "default": TrainConfig(),
-    "fast": TrainConfig(steps=300, preset="fast"),
+    "fast": TrainConfig(steps=250, preset="fast"),
     "tiny": TrainConfig(image_size=128, steps=40, batch_size=4, preset="tiny"),
 }
 
@@ -147,26 +155,60 @@ def _check_cancel(cancel: threading.Event | Callable[[], bool] | None) -> None:
 
 
 def _training_pair(item: _Item, cfg: TrainConfig, rng: np.random.Generator, welllit_mean: float):
-    flip_h, flip_v = rng.random() < 0.5, rng.random() < 0.5
-
-    def aug(a):
-        if flip_h:
-            a = a[:, ::-1]
-        if flip_v:
-            a = a[::-1]
-        return np.ascontiguousarray(a)
-
-    if item.welllit is None:  # low-light only: target is the classical enhancement
-        low = aug(item.lowlight)
-        return low, enhance_lowlight(low, target_mean=welllit_mean)
-    well = aug(item.welllit)
+    """(input, light, flips, input is the target) as in :class:`core.preprocess.ModeImages`: ``light`` is the
+    image as captured, ``input`` its enhancement when dark; the target is :func:`_target_image` of the same flips.
+    """
+    flips = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))
+    if item.welllit is None:  # low-light only: the enhancement is input and target at once
+        light = _flip(item.lowlight, flips)
+        return enhance_lowlight(light, target_mean=welllit_mean), light, flips, True
     if item.lowlight is not None and rng.random() < 0.7:
-        return aug(item.lowlight), well
+        light = _flip(item.lowlight, flips)
+        return enhance_lowlight(light, target_mean=welllit_mean), light, flips, False
+    well = _flip(item.welllit, flips)
     if rng.random() < cfg.welllit_fraction:
-        return well, well
-    strength = rng.uniform(*cfg.strength_range)
-    low, _ = synthesize_lowlight(well, strength, rng)
-    return low, well
+        return well, well, flips, True
+    light, _ = synthesize_lowlight(well, rng.uniform(*cfg.strength_range), rng)
+    return enhance_lowlight(light, target_mean=welllit_mean), light, flips, False
+
+
+def _flip(image: np.ndarray, flips: tuple[bool, bool]) -> np.ndarray:
+    if flips[0]:
+        image = image[:, ::-1]
+    if flips[1]:
+        image = image[::-1]
+    return np.ascontiguousarray(image)
+
+
+def _target_image(item: _Item, flips: tuple[bool, bool], welllit_mean: float) -> np.ndarray:
+    """The well-lit image the network learns to reconstruct features of: deterministic per (item, flips)."""
+    if item.welllit is None:
+        return enhance_lowlight(_flip(item.lowlight, flips), target_mean=welllit_mean)
+    return _flip(item.welllit, flips)
+
+
+class _TargetCache:
+    """Aligned target features per (item, flips), computed once and kept in float16.
+
+    A target depends only on the item and its flips (never on the random low-light synthesis), so after its first
+    use it costs nothing: this removes most of the second encoder pass of every step. Bounded by ``max_bytes``;
+    past it, targets are computed afresh each time.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.store: dict[tuple[int, bool, bool], torch.Tensor] = {}
+
+    def get(self, key: tuple[int, bool, bool]) -> torch.Tensor | None:
+        hit = self.store.get(key)
+        return None if hit is None else hit.float()
+
+    def put(self, key: tuple[int, bool, bool], value: torch.Tensor) -> None:
+        size = value.numel() * 2
+        if key not in self.store and self.bytes + size <= self.max_bytes:
+            self.store[key] = value.to(torch.float16).clone()
+            self.bytes += size
 
 
 def fit(
@@ -203,26 +245,40 @@ def fit(
         welllit_mean = float(np.mean([mean_linear(it.welllit) for it in train_items]))
 
     encoder = encoder or shared_encoder()
-    net = LowLightAnomalyNet(NetConfig())
+    torch.manual_seed(cfg.seed)  # after the encoder: building it the first time draws from the global generator
+    net = LowLightAnomalyNet(NetConfig(image_size=cfg.image_size))
     net = net.to(memory_format=torch.channels_last)
     detector = AnomalyDetector(encoder, net)
     optim = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
 
+    cache = _TargetCache(int(cfg.target_cache_mb) * 2**20)
     losses: list[float] = []
     t_train = time.perf_counter()
     net.train()
     for step in range(1, cfg.steps + 1):
         _check_cancel(cancel)
-        batch = [train_items[i] for i in rng.integers(0, len(train_items), cfg.batch_size)]
-        pairs = [_training_pair(it, cfg, rng, welllit_mean) for it in batch]
+        picks = rng.integers(0, len(train_items), cfg.batch_size)
+        pairs = [_training_pair(train_items[i], cfg, rng, welllit_mean) for i in picks]
         inputs = to_tensor([p[0] for p in pairs])
-        targets = to_tensor([p[1] for p in pairs])
+        lights = to_tensor([p[1] for p in pairs])
+        keys = [(int(i), *p[2]) for i, p in zip(picks, pairs)]
+        cached = [cache.get(k) for k in keys]
+        missing = [j for j, c in enumerate(cached) if c is None and not pairs[j][3]]
         with torch.no_grad():
-            tgt_feats = encoder(targets)
-            in_feats = encoder(inputs)
-        out = net(in_feats, inputs)
-        loss = reconstruction_loss(out.reconstruction, net.align_targets(tgt_feats, inputs))
+            extra = [_target_image(train_items[keys[j][0]], keys[j][1:], welllit_mean) for j in missing]
+            feats = encoder(torch.cat([inputs, to_tensor(extra)]) if extra else inputs)
+            in_feats = [f[: len(pairs)] for f in feats]
+            grid = net.grid_size(inputs)
+            fresh = torch.cat(align_to_grid(feats, grid), dim=1)
+            for j in range(len(pairs)):
+                if cached[j] is None:
+                    row = fresh[j] if pairs[j][3] else fresh[len(pairs) + missing.index(j)]
+                    cached[j] = row
+                    cache.put(keys[j], row)
+            tgt = torch.split(torch.stack(cached), list(encoder.channels), dim=1)
+        out = net(in_feats, lights)
+        loss = reconstruction_loss(out.reconstruction, list(tgt))
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -246,8 +302,11 @@ def fit(
         src = holdout[i % len(holdout)]
         base = src.welllit if src.welllit is not None else enhance_lowlight(src.lowlight, target_mean=welllit_mean)
         defects.append(synthetic_defect(base, cal_rng))
+    base_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[: cfg.baseline_images]]
     for mode in modes:
         _check_cancel(cancel)
+        base_views = [_calibration_view(it, mode, cfg, cal_rng) for it in base_items]
+        net.baselines[mode.value].fit(_discrepancies(detector, base_views, mode, cfg, welllit_mean))
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
@@ -294,18 +353,28 @@ def _calibration_view(item: _Item, mode: InputMode, cfg: TrainConfig, rng: np.ra
     return _as_lowlight(item.welllit, mode, cfg, rng), None
 
 
+def _view_batches(views, mode: InputMode, cfg: TrainConfig, welllit_mean: float, size: int = 8):
+    """(inputs, targets or None, light) tensors for (image, partner) views, ``size`` at a time."""
+    for i in range(0, len(views), size):
+        seen = [mode_images(mode, img, partner, cfg.image_size, welllit_mean) for img, partner in views[i : i + size]]
+        targets = None if seen[0].target is None else to_tensor([v.target for v in seen])
+        yield to_tensor([v.input for v in seen]), targets, to_tensor([v.light for v in seen])
+
+
 @torch.inference_mode()
 def _score_views(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
     scores, maps = [], []
-    for i in range(0, len(views), 8):
-        chunk = views[i : i + 8]
-        pairs = [mode_images(mode, img, partner, cfg.image_size, welllit_mean) for img, partner in chunk]
-        inputs = to_tensor([p[0] for p in pairs])
-        targets = None if pairs[0][1] is None else to_tensor([p[1] for p in pairs])
-        out = detector(inputs, targets)
+    for inputs, targets, light in _view_batches(views, mode, cfg, welllit_mean):
+        out = detector(inputs, targets, light, mode)
         scores.append(out.score.numpy())
         maps.append(out.anomaly_map[:, 0].numpy())
     return np.concatenate(scores), np.concatenate(maps)
+
+
+@torch.inference_mode()
+def _discrepancies(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
+    batches = _view_batches(views, mode, cfg, welllit_mean)
+    return torch.cat([detector.discrepancies(inputs, targets, light) for inputs, targets, light in batches])
 
 
 def run_fit(samples: Sequence[Sample], config: TrainConfig | None = None, on_event=None, **kwargs) -> TrainedModel:

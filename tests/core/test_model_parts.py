@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from core.model.aff import AdaptiveFeatureFusion
-from core.model.anomaly_map import AnomalyMapGenerator
+from core.model.anomaly_map import AnomalyMapGenerator, PositionBaseline
 from core.model.decoder import ContextReconstructionDecoder
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
@@ -138,7 +139,7 @@ def test_default_net_fits_the_20_mb_budget():
 
 def test_anomaly_map_is_zero_for_identical_features_and_peaks_at_a_difference():
     gen = AnomalyMapGenerator(sigma=2.0)
-    t = [torch.randn(1, 8, 16, 16), torch.randn(1, 8, 8, 8)]
+    t = [torch.randn(1, 8, 16, 16), torch.randn(1, 12, 16, 16)]  # every scale on the reconstruction's grid
     m, s = gen(t, t, (64, 64))
     assert m.shape == (1, 1, 64, 64) and float(m.abs().max()) < 1e-4
     r = [x.clone() for x in t]
@@ -147,6 +148,30 @@ def test_anomaly_map_is_zero_for_identical_features_and_peaks_at_a_difference():
     peak = np.unravel_index(int(m2.argmax()), (64, 64))
     assert abs(peak[0] - 18) <= 4 and abs(peak[1] - 50) <= 4
     assert float(s2) > float(s)
+
+
+def test_position_baseline_discounts_places_that_are_always_hard():
+    """Good images err a lot along the top row and little elsewhere. Raw, a small defect inside scores like any
+    good image (the hard row fills the top of the map); normalised per position, it stands out."""
+    rng = torch.Generator().manual_seed(0)
+    good = 0.1 + 0.02 * torch.rand(201, 2, 16, 16, generator=rng)
+    good[..., 0, :] += 0.5  # the top row is always badly reconstructed
+    base = PositionBaseline(2, 16)
+    assert torch.equal(base(good[:1]), good[:1])  # identity until fitted
+    base.fit(good[1:])
+    gen = AnomalyMapGenerator(sigma=1.0)
+    ok = good[:1]
+    defect = ok.clone()
+    defect[..., 8, 8] += 0.05
+
+    def score(d):
+        return float(gen.score(F.interpolate(d.mean(1, keepdim=True), size=(64, 64))))
+
+    assert score(defect) < 1.1 * score(ok)  # raw: no better than chance
+    assert base(defect).shape == defect.shape
+    assert score(base(defect)) > 2 * score(base(ok))  # normalised: the defect wins
+    with pytest.raises(ValueError):
+        base.fit(torch.rand(4, 3, 16, 16))
 
 
 def test_loss_is_zero_for_perfect_reconstruction_and_positive_otherwise():

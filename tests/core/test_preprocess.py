@@ -1,0 +1,51 @@
+"""What the detector is given in each input mode: the enhanced image as input when dark, the image as captured
+for the illumination map, and the right comparison target."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.data.io import load_image
+from core.data.lowlight import enhance_lowlight, synthesize_lowlight
+from core.preprocess import mean_linear, mode_images, resize_rgb, resolve_mode
+from core.types import InputMode
+
+
+def test_each_mode_gets_its_input_target_and_light(mtd):
+    tile = load_image(mtd.train[0].path)
+    dark, _ = synthesize_lowlight(tile, 0.8, 3)
+    well_mean = mean_linear(resize_rgb(tile, 128))
+
+    v = mode_images(InputMode.WELLLIT, tile, None, 128, well_mean)
+    assert v.input.shape == (128, 128, 3) and v.target is None
+    assert v.light is v.input  # one image: nothing to correct
+
+    v = mode_images(InputMode.LOWLIGHT, dark, None, 128, well_mean)
+    raw = resize_rgb(dark, 128)
+    np.testing.assert_array_equal(v.light, raw)
+    np.testing.assert_array_equal(v.input, enhance_lowlight(raw, target_mean=well_mean))
+    assert v.target is None  # the corrected image is its own target
+    # the encoder sees a corrected exposure, the illumination estimator the dark capture
+    assert mean_linear(v.input) > 3 * mean_linear(v.light)
+
+    v = mode_images(InputMode.PAIRED, dark, tile, 128, well_mean)
+    np.testing.assert_array_equal(v.target, resize_rgb(tile, 128))
+    np.testing.assert_array_equal(v.light, raw)
+    assert mean_linear(v.input) > 3 * mean_linear(v.light)
+
+
+def test_paired_mode_without_a_partner_is_refused(mtd):
+    tile = load_image(mtd.train[0].path)
+    with pytest.raises(ValueError, match="partner"):
+        mode_images(InputMode.PAIRED, tile, None, 64, 0.2)
+
+
+def test_automatic_mode_follows_exposure_and_partner(mtd):
+    tile = load_image(mtd.train[0].path)
+    dark, _ = synthesize_lowlight(tile, 0.9, 0)
+    m = mean_linear(tile)
+    assert resolve_mode(tile, None, None, m) == InputMode.WELLLIT
+    assert resolve_mode(dark, None, None, m) == InputMode.LOWLIGHT
+    assert resolve_mode(dark, tile, InputMode.WELLLIT, m) == InputMode.PAIRED
+    assert resolve_mode(tile, None, InputMode.LOWLIGHT, m) == InputMode.LOWLIGHT
