@@ -162,21 +162,28 @@ class Recipe:
         return self.good_dir / f"{stem}.png"
 
     def import_samples(self, paths, lowlight_paths=None) -> list[Path]:
-        """Copy image files in as good samples (content is checked when trained on)."""
+        """Copy image files in as good samples (content is checked when trained on).
+
+        ``lowlight_paths`` are low-light partners, matched to ``paths`` by file stem. A good image whose name is
+        taken is stored as ``<stem>-N``, and its partner follows it under the same new stem, so a partner never
+        lands on (or overwrites) another sample's. Partners without a good image of their stem are skipped.
+        """
+        partners = {Path(p).stem: Path(p) for p in lowlight_paths or []}
         out = []
         self.good_dir.mkdir(parents=True, exist_ok=True)
         for p in paths:
             p = Path(p)
             dest = self.good_dir / p.name
             n = 1
-            while dest.exists():
+            while dest.exists() or any(self.lowlight_dir.glob(f"{dest.stem}.*")):
                 dest = self.good_dir / f"{p.stem}-{n}{p.suffix}"
                 n += 1
             shutil.copy2(p, dest)
             out.append(dest)
-        for p in lowlight_paths or []:
-            self.lowlight_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(p, self.lowlight_dir / Path(p).name)
+            partner = partners.get(p.stem)
+            if partner is not None:
+                self.lowlight_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(partner, self.lowlight_dir / f"{dest.stem}{partner.suffix}")
         return out
 
     def samples(self, include_excluded: bool = False):

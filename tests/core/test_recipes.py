@@ -66,6 +66,33 @@ def test_samples_exclusion_and_partners(store, mtd):
     assert not p.exists() and not (r.lowlight_dir / "s1.png").exists()
 
 
+def test_imported_pairs_stay_paired_when_names_clash(store, tmp_path, mtd):
+    """Importing a second batch with the same file names renames the new good images, and their low-light
+    partners follow them: no existing sample loses or swaps its partner."""
+    r = store.create("pairs")
+    src = [mtd.train[0].path, mtd.train[1].path]
+    well, dark = tmp_path / "well", tmp_path / "dark"
+    for folder in (well, dark):
+        folder.mkdir()
+        for k, p in enumerate(src):
+            (folder / f"part{k}.png").write_bytes(p.read_bytes())
+    first = r.import_samples(sorted(well.iterdir()), sorted(dark.iterdir()))
+    old_partner = (r.lowlight_dir / "part0.png").read_bytes()
+    # a second batch: the same names, different pictures
+    for k, p in enumerate(reversed(src)):
+        (well / f"part{k}.png").write_bytes(p.read_bytes())
+        (dark / f"part{k}.png").write_bytes(p.read_bytes())
+    second = r.import_samples(sorted(well.iterdir()), [dark / "part0.png"])
+    assert [p.name for p in first] == ["part0.png", "part1.png"]
+    assert [p.name for p in second] == ["part0-1.png", "part1-1.png"]
+    assert (r.lowlight_dir / "part0.png").read_bytes() == old_partner  # untouched
+    pairs = {s.path.name: s.partner for s in r.samples()}
+    assert pairs["part0-1.png"].name == "part0-1.png"
+    assert pairs["part0-1.png"].read_bytes() == src[1].read_bytes()
+    assert pairs["part1-1.png"] is None  # it came without a partner
+    assert pairs["part0.png"] is not None and pairs["part1.png"] is not None
+
+
 def test_version_round_trip_gives_identical_results(store, trained, mtd):
     r = store.create("tiles")
     v = r.save_version(trained, activate=True)
@@ -108,6 +135,9 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
     meta = json.loads((folder / "model.json").read_text())
     (folder / "model.json").write_text(json.dumps({**meta, "format": 99}))
     with pytest.raises(RecipeError, match="format 99"):
+        r.load()
+    (folder / "model.json").write_text(json.dumps({**meta, "format": 1}))
+    with pytest.raises(RecipeError, match="older LLAD.*retrain the category"):
         r.load()
     (folder / "model.json").write_text("{not json")
     with pytest.raises(RecipeError, match="damaged"):
