@@ -82,17 +82,19 @@ def test_too_few_or_unreadable_images_are_refused_with_the_reason(mtd, tmp_path)
         run_fit(samples, preset("tiny", steps=1))
 
 
-def test_same_seed_same_losses(mtd):
-    def losses(seed):
-        events = []
-        gen = fit(mtd.train[:12], preset("tiny", steps=3, seed=seed), calibration_defects=0)
-        for e in gen:
-            events.append(e)
-            if e.stage == "train" and e.step == 3:
+def _training_losses(samples, cfg) -> list[float]:
+    """The loss of every step of ``cfg.steps``, stopping before calibration."""
+    losses = []
+    for e in fit(samples, cfg, calibration_defects=0):
+        if e.stage == "train":
+            losses.append(e.loss)
+            if e.step == cfg.steps:
                 break
-        return [e.loss for e in events if e.stage == "train"]
+    return losses
 
-    a, b, c = losses(5), losses(5), losses(6)
+
+def test_same_seed_same_losses(mtd):
+    a, b, c = (_training_losses(mtd.train[:12], preset("tiny", steps=3, seed=seed)) for seed in (5, 5, 6))
     assert a == b
     assert a != c
 
@@ -100,17 +102,7 @@ def test_same_seed_same_losses(mtd):
 def test_cached_targets_train_exactly_like_fresh_ones(mtd):
     """The target-feature cache only saves encoder passes: with it and without it (budget 0) the same seed gives
     the same losses, step after step, including steps that reuse a cached (sample, flips) target."""
-
-    def losses(cache_mb):
-        events = []
-        gen = fit(mtd.train[:12], preset("tiny", steps=12, target_cache_mb=cache_mb), calibration_defects=0)
-        for e in gen:
-            events.append(e)
-            if e.stage == "train" and e.step == 12:
-                break
-        return np.array([e.loss for e in events if e.stage == "train"])
-
-    fresh, cached = losses(0), losses(64)
+    fresh, cached = (_training_losses(mtd.train[:12], preset("tiny", steps=12, target_cache_mb=mb)) for mb in (0, 64))
     # 12 steps x 4 draws from 9 training tiles x 4 flip variants: later steps reuse cached targets
     np.testing.assert_allclose(cached, fresh, rtol=2e-3)
 
