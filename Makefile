@@ -38,7 +38,8 @@ test-package: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m package
 
 screenshots: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/screenshots.py docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/screenshots.py --out docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/screenshots_pages.py --out docs/screenshots
 
 clean:
 	rm -rf build dist bench_out .pytest_cache
