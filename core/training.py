@@ -264,16 +264,17 @@ def fit(
         lights = to_tensor([p[1] for p in pairs])
         keys = [(int(i), *p[2]) for i, p in zip(picks, pairs)]
         cached = [cache.get(k) for k in keys]
+        n = len(pairs)
         missing = [j for j, c in enumerate(cached) if c is None and not pairs[j][3]]
         with torch.no_grad():
             extra = [_target_image(train_items[keys[j][0]], keys[j][1:], welllit_mean) for j in missing]
             feats = encoder(torch.cat([inputs, to_tensor(extra)]) if extra else inputs)
-            in_feats = [f[: len(pairs)] for f in feats]
-            grid = net.grid_size(inputs)
-            fresh = torch.cat(align_to_grid(feats, grid), dim=1)
-            for j in range(len(pairs)):
+            in_feats = [f[:n] for f in feats]
+            fresh = torch.cat(align_to_grid(feats, net.grid_size(inputs)), dim=1)
+            # a missing target is its own input's row when the input is the target, else one of the extra rows
+            rows = {j: fresh[j] for j in range(n) if pairs[j][3]} | {j: fresh[n + k] for k, j in enumerate(missing)}
+            for j, row in rows.items():
                 if cached[j] is None:
-                    row = fresh[j] if pairs[j][3] else fresh[len(pairs) + missing.index(j)]
                     cached[j] = row
                     cache.put(keys[j], row)
             tgt = torch.split(torch.stack(cached), list(encoder.channels), dim=1)
