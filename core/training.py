@@ -155,21 +155,21 @@ def _check_cancel(cancel: threading.Event | Callable[[], bool] | None) -> None:
 
 
 def _training_pair(item: _Item, cfg: TrainConfig, rng: np.random.Generator, welllit_mean: float):
-    """(input, light, flips, input is the target) as in :class:`core.preprocess.ModeImages`: ``light`` is the
-    image as captured, ``input`` its enhancement when dark; the target is :func:`_target_image` of the same flips.
-    """
+    """(input, light, flips, input is the target): a dark image goes through :func:`core.preprocess.mode_images`,
+    exactly as at inspection; the target is :func:`_target_image` of the same flips."""
     flips = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))
     if item.welllit is None:  # low-light only: the enhancement is input and target at once
-        light = _flip(item.lowlight, flips)
-        return enhance_lowlight(light, target_mean=welllit_mean), light, flips, True
+        seen = mode_images(InputMode.LOWLIGHT, _flip(item.lowlight, flips), None, cfg.image_size, welllit_mean)
+        return seen.input, seen.light, flips, True
     if item.lowlight is not None and rng.random() < 0.7:
-        light = _flip(item.lowlight, flips)
-        return enhance_lowlight(light, target_mean=welllit_mean), light, flips, False
-    well = _flip(item.welllit, flips)
-    if rng.random() < cfg.welllit_fraction:
-        return well, well, flips, True
-    light, _ = synthesize_lowlight(well, rng.uniform(*cfg.strength_range), rng)
-    return enhance_lowlight(light, target_mean=welllit_mean), light, flips, False
+        dark = _flip(item.lowlight, flips)
+    else:
+        well = _flip(item.welllit, flips)
+        if rng.random() < cfg.welllit_fraction:
+            return well, well, flips, True
+        dark, _ = synthesize_lowlight(well, rng.uniform(*cfg.strength_range), rng)
+    seen = mode_images(InputMode.LOWLIGHT, dark, None, cfg.image_size, welllit_mean)
+    return seen.input, seen.light, flips, False
 
 
 def _flip(image: np.ndarray, flips: tuple[bool, bool]) -> np.ndarray:
