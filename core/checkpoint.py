@@ -18,7 +18,9 @@ from core.fsio import file_sha256
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.types import InputMode
 
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
+"""3 added each mode's residual whitening. A format-2 model still loads: its whitening stays unfitted, so it
+measures the cosine distance its thresholds were calibrated with."""
 WEIGHTS_FILE = "weights.safetensors"
 MODEL_FILE = "model.json"
 
@@ -63,7 +65,7 @@ def read_version(folder: Path):
     fmt = meta.get("format")
     if not isinstance(fmt, int) or fmt > CHECKPOINT_FORMAT:
         raise RecipeError(f"{folder} holds a model of format {fmt!r}; this LLAD reads up to {CHECKPOINT_FORMAT}")
-    if fmt < CHECKPOINT_FORMAT:
+    if fmt < 2:
         raise RecipeError(
             f"{folder} was saved by an older LLAD (model format {fmt}; this one is {CHECKPOINT_FORMAT}, which "
             "feeds dark images differently and normalises the map per position): retrain the category"
@@ -87,7 +89,9 @@ def read_version(folder: Path):
     try:
         config = NetConfig.from_dict(meta["net_config"])
         net = LowLightAnomalyNet(config)
-        net.load_state_dict(state, strict=True)
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if unexpected or any(not (fmt == 2 and k.startswith("whitening.")) for k in missing):
+            raise RuntimeError(f"weights do not fit the network: missing {missing}, unexpected {unexpected}")
         post = PostProcessor.from_dict(meta["calibration"])
         train_config = TrainConfig.from_dict(meta.get("train_config", {}))
         mode = InputMode(meta.get("default_mode", "lowlight"))

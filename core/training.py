@@ -18,6 +18,10 @@ Augmentation: horizontal and vertical flips. Everything is seeded.
 
 A target depends only on the sample and its flips, so its encoder features are computed once and cached
 (:class:`_TargetCache`); a step then costs one encoder pass for the inputs, not two.
+
+Calibration, per input mode: residuals of up to ``baseline_images`` training images fit the mode's whitening
+(dark-input modes only, :data:`WHITENED_MODES`) and position baseline; then held-out good images and synthetic
+defects set the thresholds (:func:`core.calibration.calibrate_mode`).
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.preprocess import mean_linear, mode_images, resize_rgb, to_tensor
 from core.types import InputMode
+
+WHITENED_MODES = (InputMode.LOWLIGHT, InputMode.PAIRED)
+"""Modes whose input is a dark capture: their residual is whitened (see :mod:`core.model.anomaly_map`)."""
 
 MIN_GOOD_SAMPLES = 10
 """Fewest good images a category can be trained on: below this the held-out calibration set (at least 3
@@ -307,7 +314,11 @@ def fit(
     for mode in modes:
         _check_cancel(cancel)
         base_views = [_calibration_view(it, mode, cfg, cal_rng) for it in base_items]
-        net.baselines[mode.value].fit(_discrepancies(detector, base_views, mode, cfg, welllit_mean))
+        residuals = _residuals(detector, base_views, mode, cfg, welllit_mean)
+        if mode in WHITENED_MODES:
+            net.whitening[mode.value].fit(residuals)
+        net.baselines[mode.value].fit(net.whitening[mode.value](residuals))
+        del residuals
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
@@ -373,9 +384,10 @@ def _score_views(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainCo
 
 
 @torch.inference_mode()
-def _discrepancies(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
-    batches = _view_batches(views, mode, cfg, welllit_mean)
-    return torch.cat([detector.discrepancies(inputs, targets, light) for inputs, targets, light in batches])
+def _residuals(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
+    """Per scale, the unit residuals of all ``views`` (N, C, grid, grid)."""
+    per_batch = [detector.residuals(*batch) for batch in _view_batches(views, mode, cfg, welllit_mean)]
+    return [torch.cat(scale) for scale in zip(*per_batch)]
 
 
 def run_fit(samples: Sequence[Sample], config: TrainConfig | None = None, on_event=None, **kwargs) -> TrainedModel:

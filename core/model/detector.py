@@ -18,7 +18,9 @@ image (73 ms against 47 ms end to end); see BENCHMARKS.md.
 
 A defect is in the target (the enhancement and the encoder keep it) but not in the reconstruction (each
 position is predicted from its surroundings by a network that only learnt good parts), so it lights up in the
-map.
+map. With a dark input (``PAIRED``, ``LOWLIGHT``) the residual is measured after whitening with its covariance
+on good dark images (:class:`~core.model.anomaly_map.ResidualWhitening`); with ``WELLLIT`` it is the cosine
+distance.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 from torch import nn
 
 from core.backbone import FeatureEncoder
-from core.model.anomaly_map import AnomalyMapGenerator
+from core.model.anomaly_map import AnomalyMapGenerator, unit_residuals
 from core.model.net import LowLightAnomalyNet
 from core.types import InputMode
 
@@ -63,11 +65,10 @@ class AnomalyDetector(nn.Module):
         out = self.net(in_feats, inputs if light is None else light)
         return out.reconstruction, self.net.align_targets(tgt_feats, inputs), out.illumination
 
-    @torch.no_grad()
-    def discrepancies(self, inputs, targets=None, light=None) -> torch.Tensor:
-        """Per-scale raw discrepancy (B, scales, grid, grid), for fitting a position baseline."""
+    def residuals(self, inputs, targets=None, light=None) -> list[torch.Tensor]:
+        """Per-scale unit residuals (B, C, grid, grid), for fitting a mode's whitening and position baseline."""
         recon, targets_on_grid, _ = self._reconstruct(inputs, targets, light)
-        return self.maps.per_scale(recon, targets_on_grid)
+        return unit_residuals(recon, targets_on_grid)
 
     def forward(
         self,
@@ -78,9 +79,12 @@ class AnomalyDetector(nn.Module):
     ) -> DetectorOutput:
         """(B, 3, S, S) RGB in [0, 1]: ``inputs`` as the encoder sees them, ``targets`` the well-lit views
         (``None``: the input is its own target), ``light`` the images as captured, for the illumination map
-        (``None``: the inputs). See :class:`core.preprocess.ModeImages`. ``mode`` picks the position baseline
-        the discrepancy is normalised with (``None``: raw discrepancy)."""
+        (``None``: the inputs). See :class:`core.preprocess.ModeImages`. ``mode`` picks the whitening and the
+        position baseline the discrepancy is measured with (``None``: raw cosine distance)."""
         recon, targets_on_grid, illumination = self._reconstruct(inputs, targets, light)
-        baseline = None if mode is None else self.net.baselines[InputMode(mode).value]
-        amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline)
+        if mode is None:
+            baseline = whitening = None
+        else:
+            baseline, whitening = self.net.baselines[InputMode(mode).value], self.net.whitening[InputMode(mode).value]
+        amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening)
         return DetectorOutput(amap, score, illumination)

@@ -8,8 +8,9 @@ Data flow for one image, per encoder scale *i*::
     a_i, b_i --AFF--> g_i                        (channel x spatial attention)
     g_1..g_n --context decoder (blind spot)--> r_1..r_n   (reconstructed well-lit features, stride-8 grid)
 
-It also carries, per input mode, the :class:`~core.model.anomaly_map.PositionBaseline` of its discrepancy on good
-images (buffers measured at calibration, saved with the weights).
+It also carries, per input mode, the :class:`~core.model.anomaly_map.ResidualWhitening` and the
+:class:`~core.model.anomaly_map.PositionBaseline` of its discrepancy on good images (buffers measured at
+calibration, saved with the weights).
 
 ``forward`` always returns the same :class:`NetOutput`, in training and in evaluation.
 What the reconstructions are compared with depends on the input mode (see :mod:`core.model.detector`).
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from core.model.aff import AdaptiveFeatureFusion
-from core.model.anomaly_map import PositionBaseline
+from core.model.anomaly_map import PositionBaseline, ResidualWhitening
 from core.model.decoder import ContextReconstructionDecoder, align_to_grid
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
@@ -84,6 +85,7 @@ class LowLightAnomalyNet(nn.Module):
         self.aff = nn.ModuleList(AdaptiveFeatureFusion(c) for c in config.channels)
         self.decoder = ContextReconstructionDecoder(config.channels, config.reduce, config.hidden, config.code)
         grid = config.image_size // config.grid_stride
+        self.whitening = nn.ModuleDict({m.value: ResidualWhitening(config.channels) for m in InputMode})
         self.baselines = nn.ModuleDict({m.value: PositionBaseline(len(config.channels), grid) for m in InputMode})
 
     def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:

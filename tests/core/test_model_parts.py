@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from core.model.aff import AdaptiveFeatureFusion
-from core.model.anomaly_map import AnomalyMapGenerator, PositionBaseline
+from core.model.anomaly_map import AnomalyMapGenerator, PositionBaseline, ResidualWhitening, unit_residuals
 from core.model.decoder import ContextReconstructionDecoder
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
@@ -172,6 +172,38 @@ def test_position_baseline_discounts_places_that_are_always_hard():
     assert score(base(defect)) > 2 * score(base(ok))  # normalised: the defect wins
     with pytest.raises(ValueError):
         base.fit(torch.rand(4, 3, 16, 16))
+
+
+def test_unfitted_whitening_is_the_cosine_distance():
+    r = [torch.randn(2, 8, 6, 6), torch.randn(2, 12, 6, 6)]
+    t = [torch.randn(2, 8, 6, 6), torch.randn(2, 12, 6, 6)]
+    d = ResidualWhitening((8, 12))(unit_residuals(r, t))
+    cos = torch.stack([1 - F.cosine_similarity(a, b, dim=1) for a, b in zip(r, t)], 1)
+    assert torch.allclose(d, cos, atol=1e-5)
+
+
+def test_whitening_discounts_channels_that_always_vary_on_good_parts():
+    """On good parts channel 0 of the residual is always large (noise the enhancement leaves), the others small.
+    A defect that moves the quiet channels less than the noise moves channel 0 is lost in the cosine distance;
+    after whitening it stands out (good residuals measure at most about 1)."""
+    rng = torch.Generator().manual_seed(0)
+
+    def residuals(n):
+        e = 0.02 * torch.randn(n, 6, 8, 8, generator=rng)
+        e[:, 0] = 0.5 * torch.randn(n, 8, 8, generator=rng)
+        return [e]
+
+    white = ResidualWhitening((6,))
+    white.fit(residuals(64))
+    good, defect = residuals(1), residuals(1)
+    defect[0][0, 1:, 4, 4] += 0.25
+    cos_good, cos_defect = ResidualWhitening((6,))(good), ResidualWhitening((6,))(defect)
+    assert float(cos_defect[0, 0, 4, 4]) < float(cos_good.max()) * 1.5  # lost among the noise
+    w_good, w_defect = white(good), white(defect)
+    assert float(w_good.mean()) < 1.5
+    assert float(w_defect[0, 0, 4, 4]) > 10 * float(w_good.max())
+    with pytest.raises(ValueError, match="too few"):
+        ResidualWhitening((6,)).fit([torch.randn(1, 6, 2, 2)])
 
 
 def test_loss_is_zero_for_perfect_reconstruction_and_positive_otherwise():

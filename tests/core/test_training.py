@@ -41,6 +41,8 @@ def test_events_arrive_in_order_and_loss_falls(trained_run):
 
 def test_trained_model_records_what_a_version_needs(trained):
     assert set(trained.post.modes) == {"lowlight", "welllit"}
+    # the dark-input mode measures whitened residuals, well-lit input the cosine distance
+    assert bool(trained.net.whitening["lowlight"].fitted) and not bool(trained.net.whitening["welllit"].fitted)
     for cal in trained.post.modes.values():
         assert cal.threshold > cal.center and cal.pixel_threshold > cal.pixel_center
         assert len(cal.good_scores) == trained.stats["holdout_images"]
