@@ -152,6 +152,38 @@ def build_timm_model(spec: BackboneSpec, weights: str | Path | None = None) -> n
     return model.eval()
 
 
+# which batch norm follows which convolution, per timm EfficientNet-family block (their forward order)
+_CONV_BN_PAIRS = {
+    "FeatureEncoder": (("conv_stem", "bn1"),),
+    "DepthwiseSeparableConv": (("conv_dw", "bn1"), ("conv_pw", "bn2")),
+    "InvertedResidual": (("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")),
+    "EdgeResidual": (("conv_exp", "bn1"), ("conv_pwl", "bn2")),
+}
+
+
+@torch.no_grad()
+def fold_batchnorm(root: nn.Module) -> int:
+    """Fold every frozen batch norm into the convolution before it (a scale and a bias per output channel), leaving
+    only its activation; returns how many were folded. Same output, fewer passes over memory: at batch 1 the
+    separate batch norms took about a quarter of the encoder's time. Blocks of other kinds keep theirs."""
+    folded = 0
+    for module in list(root.modules()):
+        for conv_name, bn_name in _CONV_BN_PAIRS.get(type(module).__name__, ()):
+            conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
+            if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d) or bn.running_var is None:
+                continue
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            bias = bn.bias - bn.running_mean * scale
+            if conv.bias is not None:
+                bias = bias + conv.bias * scale
+            conv.weight.mul_(scale.view(-1, 1, 1, 1))
+            conv.bias = nn.Parameter(bias, requires_grad=False)
+            after = [getattr(bn, name, nn.Identity()) for name in ("drop", "act")]  # timm's BatchNormAct2d
+            setattr(module, bn_name, nn.Sequential(*after))
+            folded += 1
+    return folded
+
+
 class FeatureEncoder(nn.Module):
     """Frozen EfficientNet trunk returning the feature maps of ``feature_blocks`` (strides 4, 8, 16 by default).
 
@@ -175,6 +207,7 @@ class FeatureEncoder(nn.Module):
         self.channels = tuple(int(f.shape[1]) for f in probe)
         self.strides = tuple(64 // int(f.shape[-1]) for f in probe)
         self.requires_grad_(False)
+        self.folded = fold_batchnorm(self)
         # channels-last halves the time of EfficientNet's depthwise and 1x1 convolutions on the CPU (oneDNN);
         # measured 330 -> 170 ms for a batch of 8 at 256 x 256 on 2 threads
         self.to(memory_format=torch.channels_last)
