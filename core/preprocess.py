@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from core.data.lowlight import enhance_lowlight, srgb_to_linear
+from core.data.lowlight import enhance_lowlight, srgb8_to_linear
 from core.types import InputMode
 
 
@@ -34,7 +34,7 @@ def to_tensor(images: Sequence[np.ndarray]) -> torch.Tensor:
 def mean_linear(image: np.ndarray) -> float:
     """Mean brightness in linear light (used to tell low-light from well-lit input and to set the enhancement)."""
     small = image[::4, ::4] if image.shape[0] > 64 else image
-    return float(srgb_to_linear(small.astype(np.float32) / 255.0).mean())
+    return float(srgb8_to_linear(small).mean())
 
 
 def resolve_mode(image: np.ndarray, partner: np.ndarray | None, requested: InputMode | None, welllit_mean: float):

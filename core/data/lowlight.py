@@ -33,6 +33,23 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
 
 
+# 8-bit sRGB <-> linear by table: the power laws above cost ~1.7 ms per 256 x 256 RGB image, a lookup ~0.2 ms.
+# The inverse table has 65536 linear levels (one 8-bit sRGB step is at least 3e-4 in linear light); it rounds a
+# value within 1e-5 of a step's edge the other way, one level off in about 0.4 % of pixels.
+_LINEAR_OF_SRGB8 = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+_SRGB8_OF_LINEAR16 = np.round(linear_to_srgb(np.arange(65536, dtype=np.float64) / 65535.0) * 255.0).astype(np.uint8)
+
+
+def srgb8_to_linear(image: np.ndarray) -> np.ndarray:
+    """uint8 sRGB to float32 linear light in [0, 1]."""
+    return _LINEAR_OF_SRGB8[image]
+
+
+def linear_to_srgb8(x: np.ndarray) -> np.ndarray:
+    """Linear light (clipped to [0, 1]) to uint8 sRGB."""
+    return _SRGB8_OF_LINEAR16[(np.clip(x, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)]
+
+
 @dataclass(frozen=True)
 class LowLightParams:
     """What one synthesis applied; kept so a benchmark can say exactly what it tested."""
@@ -95,7 +112,7 @@ def synthesize_lowlight(
     field = illumination_field(h, w, rng, amp)
     fw = 4000.0 if full_well is None else float(full_well)
 
-    linear = srgb_to_linear(image.astype(np.float32) / 255.0)
+    linear = srgb8_to_linear(image)
     electrons = linear * (exposure * fw) * field[:, :, None]
     mono = bool(np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 0], image[:, :, 2]))
     if mono:  # a monochrome camera: one sensor value per pixel, so the noise is the same in every channel
@@ -105,14 +122,13 @@ def synthesize_lowlight(
     if mono:
         noisy = np.repeat(noisy, 3, axis=2)
     out_linear = np.clip(noisy / fw, 0.0, 1.0)
-    out = np.round(linear_to_srgb(out_linear) * 255.0).astype(np.uint8)
+    out = linear_to_srgb8(out_linear)
     return out, LowLightParams(exposure, float(field.min()), float(field.max()), fw, read_noise, seed_value)
 
 
 def estimate_illumination(image: np.ndarray, sigma_frac: float = 0.08) -> np.ndarray:
     """Smooth illumination estimate in linear light, (H, W) float32: a heavy blur of the brightest channel."""
-    linear = srgb_to_linear(image.astype(np.float32) / 255.0)
-    bright = linear.max(axis=2)
+    bright = srgb8_to_linear(image.max(axis=2))  # the table is monotonic: the brightest channel stays brightest
     h, w = bright.shape
     sigma = max(2.0, sigma_frac * max(h, w))
     small = max(1, int(round(sigma / 4)))
@@ -128,7 +144,7 @@ def enhance_lowlight(image: np.ndarray, target_mean: float = 0.18, denoise: floa
     ``target_mean`` is the linear-light mean the result is brought to; ``denoise`` scales the Gaussian
     smoothing that suppresses amplified shot noise (0 turns it off).
     """
-    linear = srgb_to_linear(image.astype(np.float32) / 255.0)
+    linear = srgb8_to_linear(image)
     illum = estimate_illumination(image)
     floor = max(float(np.percentile(illum, 5)) * 0.5, 1e-3)
     flat = linear / np.maximum(illum, floor)[:, :, None]
@@ -137,4 +153,4 @@ def enhance_lowlight(image: np.ndarray, target_mean: float = 0.18, denoise: floa
         dark = float(np.clip(0.18 / max(float(linear.mean()), 1e-3), 1.0, 20.0))
         sigma = denoise * (0.5 + 0.35 * np.log2(dark))
         flat = cv2.GaussianBlur(flat, (0, 0), sigma)
-    return np.round(linear_to_srgb(flat) * 255.0).astype(np.uint8)
+    return linear_to_srgb8(flat)

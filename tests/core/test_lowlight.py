@@ -13,6 +13,8 @@ from core.data.lowlight import (
     estimate_illumination,
     illumination_field,
     linear_to_srgb,
+    linear_to_srgb8,
+    srgb8_to_linear,
     srgb_to_linear,
     synthesize_lowlight,
 )
@@ -53,6 +55,17 @@ def test_gamma_round_trip() -> None:
     x = np.linspace(0, 1, 257)
     np.testing.assert_allclose(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-6)
     assert srgb_to_linear(np.array(0.5)) == pytest.approx(0.214, abs=1e-3)
+
+
+def test_8_bit_tables_match_the_power_laws() -> None:
+    levels = np.arange(256, dtype=np.uint8)
+    np.testing.assert_allclose(srgb8_to_linear(levels), srgb_to_linear(levels / 255.0), atol=1e-6)
+    assert np.array_equal(linear_to_srgb8(srgb8_to_linear(levels)), levels)  # every level survives the round trip
+    x = np.random.default_rng(0).random(100_000) ** 3
+    exact = np.round(linear_to_srgb(x) * 255.0)
+    off = np.abs(linear_to_srgb8(x).astype(float) - exact)
+    assert off.max() <= 1 and off.mean() < 0.01
+    assert linear_to_srgb8(np.array([-0.5, 2.0])).tolist() == [0, 255]
 
 
 def test_same_seed_same_output_different_seed_different(coffee: np.ndarray) -> None:
