@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from core.model.aff import AdaptiveFeatureFusion
-from core.model.anomaly_map import AnomalyMapGenerator, PositionBaseline, ResidualWhitening, unit_residuals
+from core.model.anomaly_map import (
+    AnomalyMapGenerator,
+    PositionBaseline,
+    ResidualWhitening,
+    gaussian_kernel1d,
+    unit_residuals,
+)
 from core.model.decoder import ContextReconstructionDecoder
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
@@ -148,6 +154,24 @@ def test_anomaly_map_is_zero_for_identical_features_and_peaks_at_a_difference():
     peak = np.unravel_index(int(m2.argmax()), (64, 64))
     assert abs(peak[0] - 18) <= 4 and abs(peak[1] - 50) <= 4
     assert float(s2) > float(s)
+
+
+def test_map_smoothed_at_quarter_size_matches_smoothing_at_full_size():
+    """The generator smooths and scores at stride 4; doing it at full size, the slow way, gives the same map and
+    score within interpolation."""
+    rng = torch.Generator().manual_seed(1)
+    r = [torch.randn(2, 16, 32, 32, generator=rng)]
+    t = [x + 0.3 * torch.randn(x.shape, generator=rng) for x in r]
+    t[0][0, :, 10:13, 20:22] = torch.randn(16, 3, 2, generator=rng)  # a defect
+    gen = AnomalyMapGenerator(sigma=4.0)
+    m, s = gen(r, t, (256, 256))
+    d = F.interpolate((1 - F.cosine_similarity(r[0], t[0], dim=1)).unsqueeze(1), size=(256, 256), mode="bilinear")
+    k = gaussian_kernel1d(4.0)
+    slow = F.conv2d(F.conv2d(F.pad(d, (12, 12, 12, 12), mode="reflect"), k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))
+    assert m.shape == slow.shape
+    assert float(torch.corrcoef(torch.stack([m.flatten(), slow.flatten()]))[0, 1]) > 0.99
+    assert torch.allclose(s, gen.score(slow), rtol=0.05)
+    assert int(m[0, 0].argmax()) // 256 in range(80, 104)
 
 
 def test_position_baseline_discounts_places_that_are_always_hard():
