@@ -87,7 +87,6 @@ class ResidualWhitening(nn.Module):
         for i, c in enumerate(channels):
             self.register_buffer(f"mean{i}", torch.zeros(c))
             self.register_buffer(f"precision{i}", torch.eye(c))
-        self.scales = len(channels)
 
     def _stats(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return getattr(self, f"mean{i}"), getattr(self, f"precision{i}")

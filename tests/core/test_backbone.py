@@ -112,7 +112,9 @@ def test_encoder_matches_the_classifier_trunk(classifier: torch.nn.Module, encod
         trunk = classifier.bn1(classifier.conv_stem(encoder.normalize(x)))
         for block in list(classifier.blocks.children())[:5]:
             trunk = block(trunk)
-    # the encoder runs channels-last (other kernels, other summation order): equal to float32 rounding
+    # the encoder runs channels-last with its batch norms folded into the convolutions (other kernels, other
+    # summation order): equal to float32 rounding
+    assert encoder.folded == 33 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in encoder.modules())
     assert deepest.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(deepest, trunk, rtol=1e-4, atol=1e-4)
 
