@@ -3,6 +3,7 @@ a short run already tells defective tiles from good ones."""
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import numpy as np
@@ -48,6 +49,20 @@ def test_trained_model_records_what_a_version_needs(trained):
         assert len(cal.good_scores) == trained.stats["holdout_images"]
     assert trained.stats["train_images"] + trained.stats["holdout_images"] == 20
     assert 0.0 < trained.welllit_mean < 1.0
+
+
+def test_inspection_of_a_dark_image_uses_the_lowlight_whitening(trained, mtd):
+    dark, _ = synthesize_lowlight(load_image(mtd.test[0].path), 0.7, 3)
+    unwhitened = copy.deepcopy(trained)
+    unwhitened.net.whitening["lowlight"].fitted.fill_(0.0)
+    with_it = Predictor(trained).predict(dark, InputMode.LOWLIGHT).raw_score
+    without = Predictor(unwhitened).predict(dark, InputMode.LOWLIGHT).raw_score
+    assert with_it != pytest.approx(without, rel=0.05)
+    # well-lit inspection never whitens: the same change leaves it alone
+    image = load_image(mtd.test[0].path)
+    assert Predictor(trained).predict(image, InputMode.WELLLIT).raw_score == pytest.approx(
+        Predictor(unwhitened).predict(image, InputMode.WELLLIT).raw_score, rel=1e-5
+    )
 
 
 def test_short_training_separates_defective_from_good_tiles(trained, mtd):
