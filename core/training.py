@@ -187,10 +187,9 @@ def _flip(image: np.ndarray, flips: tuple[bool, bool]) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _target_image(item: _Item, flips: tuple[bool, bool], welllit_mean: float) -> np.ndarray:
-    """The well-lit image the network learns to reconstruct features of: deterministic per (item, flips)."""
-    if item.welllit is None:
-        return enhance_lowlight(_flip(item.lowlight, flips), target_mean=welllit_mean)
+def _target_image(item: _Item, flips: tuple[bool, bool]) -> np.ndarray:
+    """The well-lit image the network learns to reconstruct features of, when it is not the input itself (a
+    low-light-only item is always its own target, see :func:`_training_pair`): deterministic per (item, flips)."""
     return _flip(item.welllit, flips)
 
 
@@ -274,7 +273,7 @@ def fit(
         n = len(pairs)
         missing = [j for j, c in enumerate(cached) if c is None and not pairs[j][3]]
         with torch.no_grad():
-            extra = [_target_image(train_items[keys[j][0]], keys[j][1:], welllit_mean) for j in missing]
+            extra = [_target_image(train_items[keys[j][0]], keys[j][1:]) for j in missing]
             feats = encoder(torch.cat([inputs, to_tensor(extra)]) if extra else inputs)
             in_feats = [f[:n] for f in feats]
             fresh = torch.cat(align_to_grid(feats, net.grid_size(inputs)), dim=1)
