@@ -193,6 +193,25 @@ def _target_image(item: _Item, flips: tuple[bool, bool]) -> np.ndarray:
     return _flip(item.welllit, flips)
 
 
+def available_memory_bytes() -> int | None:
+    """Memory the system can hand out now without swapping (Linux ``MemAvailable``); ``None`` where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def cache_budget(cap_mb: int, available: int | None) -> int:
+    """Bytes the target cache may hold: ``cap_mb``, but at most a quarter of the memory available when training
+    starts, so a small PC trains without swapping (just more slowly: targets past the bound are recomputed)."""
+    cap = int(cap_mb) * 2**20
+    return cap if available is None else max(0, min(cap, available // 4))
+
+
 class _TargetCache:
     """Aligned target features per (item, flips), computed once and kept in float16.
 
@@ -258,7 +277,7 @@ def fit(
     optim = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
 
-    cache = _TargetCache(int(cfg.target_cache_mb) * 2**20)
+    cache = _TargetCache(cache_budget(cfg.target_cache_mb, available_memory_bytes()))
     losses: list[float] = []
     t_train = time.perf_counter()
     net.train()

@@ -15,7 +15,7 @@ from core.data.lowlight import synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.evaluation import evaluate
 from core.predictor import Predictor
-from core.training import MIN_GOOD_SAMPLES, fit, preset, run_fit
+from core.training import MIN_GOOD_SAMPLES, available_memory_bytes, cache_budget, fit, preset, run_fit
 from core.types import InputMode
 
 TINY_STEPS = 30  # as in conftest.trained_run
@@ -122,6 +122,14 @@ def test_cached_targets_train_exactly_like_fresh_ones(mtd):
     fresh, cached = (_training_losses(mtd.train[:12], preset("tiny", steps=12, target_cache_mb=mb)) for mb in (0, 64))
     # 12 steps x 4 draws from 9 training tiles x 4 flip variants: later steps reuse cached targets
     np.testing.assert_allclose(cached, fresh, rtol=2e-3)
+
+
+def test_target_cache_stays_within_a_quarter_of_the_available_memory():
+    available = available_memory_bytes()
+    assert available is not None and 0 < available < 2**50  # this machine is Linux: MemAvailable is read
+    assert cache_budget(1536, 2 * 2**30) == 512 * 2**20  # a PC with 2 GB free: a quarter of it
+    assert cache_budget(1536, 64 * 2**30) == 1536 * 2**20  # plenty free: the configured bound
+    assert cache_budget(1536, None) == 1536 * 2**20  # unknown: the configured bound
 
 
 def test_paired_training_calibrates_the_paired_mode(mtd, tmp_path):
