@@ -17,7 +17,7 @@ import torch
 from core.backbone import FeatureEncoder, shared_encoder
 from core.data.io import load_image
 from core.model.detector import AnomalyDetector
-from core.preprocess import mode_images, resolve_mode, to_tensor
+from core.preprocess import mode_images, resolve_mode, view_tensors
 from core.types import Frame, InputMode, InspectionResult, Thresholds
 
 
@@ -86,9 +86,7 @@ class Predictor:
     def _run(self, mode: InputMode, frames: list[Frame], load_ms: float) -> list[InspectionResult]:
         t0 = time.perf_counter()
         views = [mode_images(mode, f.image, f.partner, self.image_size, self.welllit_mean) for f in frames]
-        inputs = to_tensor([v.input for v in views]).to(self.device)
-        targets = None if views[0].target is None else to_tensor([v.target for v in views]).to(self.device)
-        light = None if mode == InputMode.WELLLIT else to_tensor([v.light for v in views]).to(self.device)
+        inputs, targets, light = (None if t is None else t.to(self.device) for t in view_tensors(views))
         t1 = time.perf_counter()
         out = self.detector(inputs, targets, light, mode)
         raw_maps = out.anomaly_map[:, 0].float().cpu().numpy()

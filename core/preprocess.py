@@ -61,6 +61,15 @@ class ModeImages(NamedTuple):
     light: np.ndarray
 
 
+def view_tensors(views: Sequence[ModeImages]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """(inputs, targets, light) batches of one mode's views, as :class:`~core.model.detector.AnomalyDetector`
+    takes them: ``targets`` is ``None`` when each input is its own target, ``light`` when it is the input itself."""
+    inputs = to_tensor([v.input for v in views])
+    targets = None if views[0].target is None else to_tensor([v.target for v in views])
+    light = None if all(v.light is v.input for v in views) else to_tensor([v.light for v in views])
+    return inputs, targets, light
+
+
 def mode_images(
     mode: InputMode, image: np.ndarray, partner: np.ndarray | None, size: int, enhance_mean: float
 ) -> ModeImages:

@@ -45,7 +45,7 @@ from core.model.decoder import align_to_grid
 from core.model.detector import AnomalyDetector
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
-from core.preprocess import mean_linear, mode_images, resize_rgb, to_tensor
+from core.preprocess import mean_linear, mode_images, resize_rgb, to_tensor, view_tensors
 from core.types import InputMode
 
 WHITENED_MODES = (InputMode.LOWLIGHT, InputMode.PAIRED)
@@ -386,9 +386,9 @@ def _calibration_view(item: _Item, mode: InputMode, cfg: TrainConfig, rng: np.ra
 def _view_batches(views, mode: InputMode, cfg: TrainConfig, welllit_mean: float, size: int = 8):
     """(inputs, targets or None, light) tensors for (image, partner) views, ``size`` at a time."""
     for i in range(0, len(views), size):
-        seen = [mode_images(mode, img, partner, cfg.image_size, welllit_mean) for img, partner in views[i : i + size]]
-        targets = None if seen[0].target is None else to_tensor([v.target for v in seen])
-        yield to_tensor([v.input for v in seen]), targets, to_tensor([v.light for v in seen])
+        yield view_tensors(
+            [mode_images(mode, img, partner, cfg.image_size, welllit_mean) for img, partner in views[i : i + size]]
+        )
 
 
 @torch.inference_mode()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from core.data.io import load_image
 from core.data.lowlight import enhance_lowlight, synthesize_lowlight
-from core.preprocess import mean_linear, mode_images, resize_rgb, resolve_mode
+from core.preprocess import mean_linear, mode_images, resize_rgb, resolve_mode, view_tensors
 from core.types import InputMode
 
 
@@ -49,3 +50,15 @@ def test_automatic_mode_follows_exposure_and_partner(mtd):
     assert resolve_mode(dark, None, None, m) == InputMode.LOWLIGHT
     assert resolve_mode(dark, tile, InputMode.WELLLIT, m) == InputMode.PAIRED
     assert resolve_mode(tile, None, InputMode.LOWLIGHT, m) == InputMode.LOWLIGHT
+
+
+def test_view_tensors_leave_out_what_the_detector_can_take_from_the_input():
+    rng = np.random.default_rng(0)
+    dark = (rng.random((40, 30, 3)) * 40).astype(np.uint8)
+    well = (rng.random((40, 30, 3)) * 255).astype(np.uint8)
+    inputs, targets, light = view_tensors([mode_images(InputMode.WELLLIT, well, None, 32, 0.2)] * 2)
+    assert inputs.shape == (2, 3, 32, 32) and targets is None and light is None  # the input is target and light
+    inputs, targets, light = view_tensors([mode_images(InputMode.LOWLIGHT, dark, None, 32, 0.2)])
+    assert targets is None and light is not None and not torch.equal(light, inputs)  # input enhanced, light raw
+    inputs, targets, light = view_tensors([mode_images(InputMode.PAIRED, dark, well, 32, 0.2)])
+    assert targets is not None and light is not None
