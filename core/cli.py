@@ -233,6 +233,12 @@ def cmd_eval(args) -> int:
     recipe = _store(args).get(args.category)
     predictor = Predictor.from_recipe(recipe, args.model_version)
     mode = None if args.mode == "auto" else InputMode(args.mode)
+    if mode == InputMode.WELLLIT and args.lowlight_strength is not None:
+        print(
+            "warning: --mode welllit inspects the darkened test images as if they were well lit; "
+            "--mode lowlight (or auto) inspects them as the dark captures they are",
+            file=sys.stderr,
+        )
     report = evaluate(predictor, read_labelled(args.data), mode=mode, lowlight_strength=args.lowlight_strength)
     print(json.dumps({"category": recipe.name, "version": predictor.version, **report.to_dict(rows=args.rows)}))
     return 0

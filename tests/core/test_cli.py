@@ -84,6 +84,22 @@ def test_eval_reports_the_metrics(recipes, mtd, tmp_path, capsys):
     assert sum(report["confusion"].values()) == 6
 
 
+def test_eval_warns_when_darkened_images_are_inspected_as_well_lit(recipes, mtd, tmp_path, capsys):
+    root = tmp_path / "gb"
+    for label, samples in (
+        ("good", [x for x in mtd.test if x.label == 0][:2]),
+        ("bad", [x for x in mtd.test if x.label == 1][:2]),
+    ):
+        (root / label).mkdir(parents=True)
+        for s in samples:
+            shutil.copy(s.path, root / label)
+    args = ["eval", "--recipes", str(recipes), "--category", "tiles", "--data", str(root), "--lowlight-strength", "0.7"]
+    assert main(args + ["--mode", "welllit"]) == 0
+    assert "warning: --mode welllit inspects the darkened test images" in capsys.readouterr().err
+    assert main(args + ["--mode", "lowlight"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_categories_lists_versions(recipes, capsys):
     assert main(["categories", "--recipes", str(recipes)]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[0])
