@@ -18,9 +18,12 @@ from core.fsio import file_sha256
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.types import InputMode
 
-CHECKPOINT_FORMAT = 3
-"""3 added each mode's residual whitening. A format-2 model still loads: its whitening stays unfitted, so it
-measures the cosine distance its thresholds were calibrated with."""
+CHECKPOINT_FORMAT = 4
+"""3 added each mode's residual whitening, 4 each mode's feature density. An older model still loads with what
+it lacks unfitted (format 2: no whitening, so the cosine distance; formats 2 and 3: no density), so it measures
+anomalies the way its thresholds were calibrated."""
+_ADDED_IN = {"whitening.": 3, "densities.": 4}
+"""State-dict prefixes of buffers a format added: an older file may lack them."""
 WEIGHTS_FILE = "weights.safetensors"
 MODEL_FILE = "model.json"
 
@@ -90,7 +93,7 @@ def read_version(folder: Path):
         config = NetConfig.from_dict(meta["net_config"])
         net = LowLightAnomalyNet(config)
         missing, unexpected = net.load_state_dict(state, strict=False)
-        if unexpected or any(not (fmt == 2 and k.startswith("whitening.")) for k in missing):
+        if unexpected or any(not _added_later(k, fmt) for k in missing):
             raise RuntimeError(f"weights do not fit the network: missing {missing}, unexpected {unexpected}")
         post = PostProcessor.from_dict(meta["calibration"])
         train_config = TrainConfig.from_dict(meta.get("train_config", {}))
@@ -100,6 +103,10 @@ def read_version(folder: Path):
         raise RecipeError(f"{folder} does not describe a model this LLAD can build: {exc}") from None
     net.eval()
     return TrainedModel(net, post, train_config, welllit_mean, meta.get("stats", {}), mode)
+
+
+def _added_later(key: str, fmt: int) -> bool:
+    return any(key.startswith(prefix) and fmt < added for prefix, added in _ADDED_IN.items())
 
 
 def weights_bytes(folder: Path) -> int:

@@ -19,9 +19,10 @@ Augmentation: horizontal and vertical flips. Everything is seeded.
 A target depends only on the sample and its flips, so its encoder features are computed once and cached
 (:class:`_TargetCache`); a step then costs one encoder pass for the inputs, not two.
 
-Calibration, per input mode: residuals of up to ``baseline_images`` training images fit the mode's whitening
-(dark-input modes only, :data:`WHITENED_MODES`) and position baseline; then held-out good images and synthetic
-defects set the thresholds (:func:`core.calibration.calibrate_mode`).
+Calibration, per input mode: residuals and target features of up to ``baseline_images`` training images fit the
+mode's whitening (dark-input modes only, :data:`WHITENED_MODES`), position baseline and feature density
+(:class:`~core.model.density.FeatureDensity`); then held-out good images and synthetic defects set the thresholds
+(:func:`core.calibration.calibrate_mode`).
 """
 
 from __future__ import annotations
@@ -332,11 +333,15 @@ def fit(
     for mode in modes:
         _check_cancel(cancel)
         base_views = [_calibration_view(it, mode, cfg, cal_rng) for it in base_items]
-        residuals = _residuals(detector, base_views, mode, cfg, welllit_mean)
+        residuals, targets = _calibration_features(detector, base_views, mode, cfg, welllit_mean)
+        whitening, baseline, density = (net.whitening[mode.value], net.baselines[mode.value], net.densities[mode.value])
         if mode in WHITENED_MODES:
-            net.whitening[mode.value].fit(residuals)
-        net.baselines[mode.value].fit(net.whitening[mode.value](residuals))
+            whitening.fit(residuals)
+        discrepancy = whitening(residuals)
         del residuals
+        baseline.fit(discrepancy)
+        density.fit(targets, baseline(discrepancy).mean(1, keepdim=True))
+        del targets, discrepancy
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
@@ -402,10 +407,11 @@ def _score_views(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainCo
 
 
 @torch.inference_mode()
-def _residuals(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
-    """Per scale, the unit residuals of all ``views`` (N, C, grid, grid)."""
-    per_batch = [detector.residuals(*batch) for batch in _view_batches(views, mode, cfg, welllit_mean)]
-    return [torch.cat(scale) for scale in zip(*per_batch)]
+def _calibration_features(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
+    """Per scale, the unit residuals and the target features of all ``views`` (N, C, grid, grid)."""
+    per_batch = [detector.calibration_features(*batch) for batch in _view_batches(views, mode, cfg, welllit_mean)]
+    residuals, targets = zip(*per_batch)
+    return [torch.cat(s) for s in zip(*residuals)], [torch.cat(s) for s in zip(*targets)]
 
 
 def run_fit(samples: Sequence[Sample], config: TrainConfig | None = None, on_event=None, **kwargs) -> TrainedModel:

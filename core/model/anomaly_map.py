@@ -9,7 +9,9 @@ parts (MTD, fast preset: image AUROC 0.73 -> 0.81 in low light; in well-lit ligh
 well-lit input keeps the cosine; see BENCHMARKS.md). A :class:`PositionBaseline`, measured on good
 images after training, then turns each scale's discrepancy into a z-score per grid position: how unusual it is
 *for that place* (the image border, where the context decoder sees less, and the tile's texture are hard to
-reconstruct everywhere, so their raw error says little). The maps are averaged over scales, smoothed with a
+reconstruct everywhere, so their raw error says little). The maps are averaged over scales; a fitted
+:class:`~core.model.density.FeatureDensity` then adds how unlike good parts' local features the target's are
+(which a context decoder misses where a defect is large and uniform). The map is smoothed with a
 Gaussian (sigma 4 px of the input) so a single noisy feature cannot make a spot, and upsampled to the model's
 input size. The image score is the mean of the top ``top_k`` fraction of the map (robust to one hot pixel, yet
 sensitive to a small defect) minus the map's median, which removes each image's own baseline (``relative``).
@@ -24,6 +26,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from core.model.density import FeatureDensity, mahalanobis_sq, shrunk_precision
 
 
 def gaussian_kernel1d(sigma: float) -> torch.Tensor:
@@ -95,15 +99,13 @@ class ResidualWhitening(nn.Module):
     def fit(self, residuals: Sequence[torch.Tensor]) -> None:
         """``residuals``: per scale, (N, C, grid, grid) unit residuals of good images."""
         for i, e in enumerate(residuals):
-            z = e.transpose(0, 1).reshape(e.shape[1], -1).double()  # (C, positions)
-            if z.shape[1] < 2 * z.shape[0]:
-                raise ValueError(f"{z.shape[1]} residual vectors are too few for {z.shape[0]} channels")
-            mean = z.mean(1)
-            cov = torch.cov(z)
-            cov += self.shrinkage * cov.diagonal().mean() * torch.eye(len(cov), dtype=cov.dtype)
+            z = e.transpose(1, -1).reshape(-1, e.shape[1])  # (positions, C)
+            if z.shape[0] < 2 * z.shape[1]:
+                raise ValueError(f"{z.shape[0]} residual vectors are too few for {z.shape[1]} channels")
+            mean, precision = shrunk_precision(z, self.shrinkage)
             m, p = self._stats(i)
-            m.copy_(mean.float())
-            p.copy_(torch.linalg.inv(cov).float() / len(cov))
+            m.copy_(mean)
+            p.copy_(precision / len(precision))
         self.fitted.fill_(1.0)
 
     def forward(self, residuals: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -113,8 +115,7 @@ class ResidualWhitening(nn.Module):
         out = []
         for i, e in enumerate(residuals):
             mean, precision = self._stats(i)
-            z = (e - mean.view(1, -1, 1, 1)).permute(0, 2, 3, 1)  # (B, H, W, C)
-            out.append(((z @ precision) * z).sum(-1))
+            out.append(mahalanobis_sq(e.permute(0, 2, 3, 1), mean, precision))
         return torch.stack(out, 1)
 
 
@@ -131,13 +132,22 @@ class AnomalyMapGenerator(nn.Module):
         self.register_buffer("kernel", gaussian_kernel1d(sigma / self.work_stride), persistent=False)
 
     def discrepancy(
-        self, recon, target, size, baseline: PositionBaseline | None = None, whitening: ResidualWhitening | None = None
+        self,
+        recon,
+        target,
+        size,
+        baseline: PositionBaseline | None = None,
+        whitening: ResidualWhitening | None = None,
+        density: FeatureDensity | None = None,
     ) -> torch.Tensor:
         residuals = unit_residuals(recon, target)
         d = cosine_distances(residuals) if whitening is None else whitening(residuals)
         if baseline is not None:
             d = baseline(d)
-        return F.interpolate(d.mean(1, keepdim=True), size=size, mode="bilinear", align_corners=False)
+        d = d.mean(1, keepdim=True)
+        if density is not None:
+            d = density.combine(d, target)
+        return F.interpolate(d, size=size, mode="bilinear", align_corners=False)
 
     def smooth(self, m: torch.Tensor) -> torch.Tensor:
         k = self.kernel
@@ -153,8 +163,8 @@ class AnomalyMapGenerator(nn.Module):
         peak = flat.topk(k, dim=1).values.mean(1)
         return peak - flat.median(dim=1).values if self.relative else peak
 
-    def forward(self, recon, target, size, baseline=None, whitening=None):
-        """(map (B, 1, H, W), score (B,))."""
+    def forward(self, recon, target, size, baseline=None, whitening=None, density=None):
+        """(map (B, 1, H, W), the map's score (B,))."""
         work = tuple(max(1, n // self.work_stride) for n in size)
-        m = self.smooth(self.discrepancy(recon, target, work, baseline, whitening))
+        m = self.smooth(self.discrepancy(recon, target, work, baseline, whitening, density))
         return F.interpolate(m, size=size, mode="bilinear", align_corners=False), self.score(m)

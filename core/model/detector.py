@@ -65,10 +65,11 @@ class AnomalyDetector(nn.Module):
         out = self.net(in_feats, inputs if light is None else light)
         return out.reconstruction, self.net.align_targets(tgt_feats, inputs), out.illumination
 
-    def residuals(self, inputs, targets=None, light=None) -> list[torch.Tensor]:
-        """Per-scale unit residuals (B, C, grid, grid), for fitting a mode's whitening and position baseline."""
+    def calibration_features(self, inputs, targets=None, light=None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per scale, the unit residuals and the target features (B, C, grid, grid), for fitting a mode's
+        whitening, position baseline and feature density."""
         recon, targets_on_grid, _ = self._reconstruct(inputs, targets, light)
-        return unit_residuals(recon, targets_on_grid)
+        return unit_residuals(recon, targets_on_grid), targets_on_grid
 
     def forward(
         self,
@@ -79,12 +80,14 @@ class AnomalyDetector(nn.Module):
     ) -> DetectorOutput:
         """(B, 3, S, S) RGB in [0, 1]: ``inputs`` as the encoder sees them, ``targets`` the well-lit views
         (``None``: the input is its own target), ``light`` the images as captured, for the illumination map
-        (``None``: the inputs). See :class:`core.preprocess.ModeImages`. ``mode`` picks the whitening and the
-        position baseline the discrepancy is measured with (``None``: raw cosine distance)."""
+        (``None``: the inputs). See :class:`core.preprocess.ModeImages`. ``mode`` picks the whitening, the
+        position baseline and the feature density the discrepancy is measured with (``None``: raw cosine
+        distance)."""
         recon, targets_on_grid, illumination = self._reconstruct(inputs, targets, light)
         if mode is None:
-            baseline = whitening = None
+            baseline = whitening = density = None
         else:
-            baseline, whitening = self.net.baselines[InputMode(mode).value], self.net.whitening[InputMode(mode).value]
-        amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening)
+            key = InputMode(mode).value
+            baseline, whitening, density = self.net.baselines[key], self.net.whitening[key], self.net.densities[key]
+        amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening, density)
         return DetectorOutput(amap, score, illumination)

@@ -27,6 +27,7 @@ from torch import nn
 from core.model.aff import AdaptiveFeatureFusion
 from core.model.anomaly_map import PositionBaseline, ResidualWhitening
 from core.model.decoder import ContextReconstructionDecoder, align_to_grid
+from core.model.density import FeatureDensity
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
 from core.types import InputMode
@@ -87,6 +88,7 @@ class LowLightAnomalyNet(nn.Module):
         grid = config.image_size // config.grid_stride
         self.whitening = nn.ModuleDict({m.value: ResidualWhitening(config.channels) for m in InputMode})
         self.baselines = nn.ModuleDict({m.value: PositionBaseline(len(config.channels), grid) for m in InputMode})
+        self.densities = nn.ModuleDict({m.value: FeatureDensity(config.channels) for m in InputMode})
 
     def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Enhanced and fused features per scale, and the illumination map."""

@@ -16,6 +16,7 @@ from core.model.anomaly_map import (
     unit_residuals,
 )
 from core.model.decoder import ContextReconstructionDecoder
+from core.model.density import FeatureDensity, mahalanobis_sq, shrunk_precision
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
 from core.model.loss import reconstruction_loss
@@ -234,3 +235,48 @@ def test_loss_is_zero_for_perfect_reconstruction_and_positive_otherwise():
     t = [torch.randn(2, 8, 8, 8)]
     assert float(reconstruction_loss(t, t)) < 1e-5
     assert float(reconstruction_loss([torch.randn(2, 8, 8, 8)], t)) > 0.1
+
+
+def test_shrunk_precision_inverts_the_covariance_and_needs_two_samples():
+    rng = torch.Generator().manual_seed(0)
+    z = torch.randn(5000, 4, generator=rng) @ torch.tensor([[2.0, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 3]])
+    mean, precision = shrunk_precision(z, 0.0)
+    assert torch.allclose(mean, z.mean(0), atol=1e-5)
+    assert torch.allclose(precision @ torch.cov(z.T), torch.eye(4), atol=1e-3)
+    assert float(mahalanobis_sq(z.mean(0, keepdim=True), mean, precision)) == pytest.approx(0.0, abs=1e-6)
+    _, shrunk = shrunk_precision(z, 1.0)  # shrinkage pulls every direction's variance up: distances fall
+    far = torch.tensor([[0.0, 0.0, 5.0, 0.0]])
+    assert float(mahalanobis_sq(far, mean, shrunk)) < float(mahalanobis_sq(far, mean, precision))
+    with pytest.raises(ValueError, match="two samples"):
+        shrunk_precision(torch.randn(1, 4), 0.01)
+
+
+def test_feature_density_flags_a_uniform_patch_whose_features_good_parts_never_have():
+    """Good parts: channels 0 and 1 of the coarsest scale always move in opposite directions. A 6x6 patch where
+    they move together, uniform within itself (what a context decoder predicts from its surroundings), gets
+    the same reconstruction discrepancy as everything else; the density term makes it stand out. On good parts
+    the term averages about zero, and until fitted the map is left unchanged."""
+    rng = torch.Generator().manual_seed(0)
+
+    def targets(n):
+        a = torch.randn(n, 1, 16, 16, generator=rng)
+        coarse = torch.cat([a, -a + 0.1 * torch.randn(n, 1, 16, 16, generator=rng)], 1)
+        coarse = torch.cat([coarse, 0.3 * torch.randn(n, 6, 16, 16, generator=rng)], 1)
+        return [torch.randn(n, 4, 16, 16, generator=rng), coarse]
+
+    density = FeatureDensity((4, 8))
+    disc = 0.5 + 0.1 * torch.rand(1, 1, 16, 16, generator=rng)
+    defect = targets(1)
+    defect[1][0, :2, 5:11, 5:11] = 1.0  # both up together: never seen on a good part
+    assert torch.equal(density.combine(disc, defect), disc)
+
+    good_disc = 0.5 + 0.1 * torch.rand(60, 1, 16, 16, generator=rng)
+    density.fit(targets(60), good_disc)
+    assert density.is_fitted
+    on_good = density.combine(good_disc[:20], targets(20)) - good_disc[:20] / density.norm[0]
+    assert abs(float(on_good.mean())) < 0.3
+    combined = density.combine(disc, defect)
+    inside = float(combined[0, 0, 7:9, 7:9].min())
+    outside = combined[0, 0].clone()
+    outside[3:13, 3:13] = float("-inf")
+    assert inside > float(outside.max()) + 2.0

@@ -152,25 +152,29 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
         r.meta()
 
 
-def test_a_format_2_model_without_whitening_still_loads_and_measures_the_cosine(saved, mtd):
-    """Format 2 had no residual whitening; such a model loads with it unfitted (the discrepancy its thresholds
-    were calibrated with). A current-format file missing those weights is refused."""
+@pytest.mark.parametrize(
+    ("fmt", "lacks"), [(2, ("whitening.", "densities.")), (3, ("densities.",))], ids=["format2", "format3"]
+)
+def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, mtd, fmt, lacks):
+    """Format 2 had no residual whitening, format 3 no feature density; such a model loads with them unfitted
+    (the discrepancy its thresholds were calibrated with). A current-format file missing them is refused."""
     from safetensors.torch import load_file, save_file
 
     from core.fsio import file_sha256
 
     r, folder = saved
     weights = folder / "weights.safetensors"
-    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith("whitening.")}
+    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(lacks)}
     save_file(state, str(weights))
     meta = json.loads((folder / "model.json").read_text())
     meta["weights_sha256"] = file_sha256(weights)
     (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(RecipeError, match="does not describe.*missing"):
         r.load()
-    (folder / "model.json").write_text(json.dumps({**meta, "format": 2}))
+    (folder / "model.json").write_text(json.dumps({**meta, "format": fmt}))
     old = r.load()
-    assert not any(bool(w.fitted) for w in old.net.whitening.values())
+    assert not any(d.is_fitted for d in old.net.densities.values())
+    assert bool(old.net.whitening["lowlight"].fitted) == (fmt >= 3)
     result = Predictor(old).predict(load_image(mtd.test[0].path))
     assert np.isfinite(result.raw_score)
 

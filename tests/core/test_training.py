@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 
 from core.data.datasets import Sample, read_paired
 from core.data.io import load_image
@@ -44,6 +45,10 @@ def test_trained_model_records_what_a_version_needs(trained):
     assert set(trained.post.modes) == {"lowlight", "welllit"}
     # the dark-input mode measures whitened residuals, well-lit input the cosine distance
     assert bool(trained.net.whitening["lowlight"].fitted) and not bool(trained.net.whitening["welllit"].fitted)
+    # every calibrated mode has its own feature density, fitted on that mode's view of the good parts
+    assert all(trained.net.densities[m].is_fitted for m in trained.post.modes)
+    welllit, lowlight = trained.net.densities["welllit"], trained.net.densities["lowlight"]
+    assert not torch.allclose(welllit.mean, lowlight.mean)
     for cal in trained.post.modes.values():
         assert cal.threshold > cal.center and cal.pixel_threshold > cal.pixel_center
         assert len(cal.good_scores) == trained.stats["holdout_images"]
@@ -63,6 +68,20 @@ def test_inspection_of_a_dark_image_uses_the_lowlight_whitening(trained, mtd):
     assert Predictor(trained).predict(image, InputMode.WELLLIT).raw_score == pytest.approx(
         Predictor(unwhitened).predict(image, InputMode.WELLLIT).raw_score, rel=1e-5
     )
+
+
+@pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
+def test_inspection_adds_the_feature_density_to_the_map(trained, mtd, mode):
+    image = load_image(mtd.test[0].path)
+    if mode == InputMode.LOWLIGHT:
+        image, _ = synthesize_lowlight(image, 0.7, 3)
+    without_density = copy.deepcopy(trained)
+    for density in without_density.net.densities.values():
+        density.fitted.fill_(0.0)
+    with_it = Predictor(trained).predict(image, mode)
+    without = Predictor(without_density).predict(image, mode)
+    assert with_it.raw_score != pytest.approx(without.raw_score, rel=0.05)
+    assert not np.allclose(with_it.anomaly_map, without.anomaly_map, atol=1e-3)
 
 
 def test_short_training_separates_defective_from_good_tiles(trained, mtd):
