@@ -19,10 +19,10 @@ Augmentation: horizontal and vertical flips. Everything is seeded.
 A target depends only on the sample and its flips, so its encoder features are computed once and cached
 (:class:`_TargetCache`); a step then costs one encoder pass for the inputs, not two.
 
-Calibration, per input mode: residuals and target features of up to ``baseline_images`` training images fit the
-mode's whitening (dark-input modes only, :data:`WHITENED_MODES`), position baseline and feature density
-(:class:`~core.model.density.FeatureDensity`); then held-out good images and synthetic defects set the thresholds
-(:func:`core.calibration.calibrate_mode`).
+Calibration, per input mode: the residuals of up to ``baseline_images`` training images fit the mode's whitening
+(dark-input modes only, :data:`WHITENED_MODES`) and position baseline, the target features of up to
+``density_images`` its feature density (:class:`~core.model.density.FeatureDensity`; only the encoder runs for
+those); then held-out good images and synthetic defects set the thresholds (:func:`core.calibration.calibrate_mode`).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class TrainConfig:
     welllit_fraction: float = 0.15
     holdout_fraction: float = 0.1
     baseline_images: int = 128
+    density_images: int = 384
     calibration_strength: float = 0.7
     false_reject_rate: float = 0.01
     seed: int = 0
@@ -330,18 +331,21 @@ def fit(
         base = src.welllit if src.welllit is not None else enhance_lowlight(src.lowlight, target_mean=welllit_mean)
         defects.append(synthetic_defect(base, cal_rng))
     base_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[: cfg.baseline_images]]
+    density_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[: cfg.density_images]]
     for mode in modes:
         _check_cancel(cancel)
         base_views = [_calibration_view(it, mode, cfg, cal_rng) for it in base_items]
-        residuals, targets = _calibration_features(detector, base_views, mode, cfg, welllit_mean)
+        residuals = _calibration_residuals(detector, base_views, mode, cfg, welllit_mean)
         whitening, baseline, density = (net.whitening[mode.value], net.baselines[mode.value], net.densities[mode.value])
         if mode in WHITENED_MODES:
             whitening.fit(residuals)
         discrepancy = whitening(residuals)
         del residuals
         baseline.fit(discrepancy)
-        density.fit(targets, baseline(discrepancy).mean(1, keepdim=True))
-        del targets, discrepancy
+        density_views = [_calibration_view(it, mode, cfg, cal_rng) for it in density_items]
+        descriptors = _density_descriptors(detector, density, density_views, mode, cfg, welllit_mean)
+        density.fit(descriptors, baseline(discrepancy).mean(1, keepdim=True), seed=cfg.seed)
+        del descriptors, discrepancy
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
@@ -362,6 +366,7 @@ def fit(
         "train_seconds": round(train_seconds, 2),
         "total_seconds": round(time.perf_counter() - t0, 2),
         "synthetic_defect_detection_rate": detected,
+        "density_components": {m.value: net.densities[m.value].components for m in modes},
         "lowlight_only": lowlight_only,
         "paired": any(it.lowlight is not None and it.welllit is not None for it in items),
     }
@@ -407,11 +412,17 @@ def _score_views(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainCo
 
 
 @torch.inference_mode()
-def _calibration_features(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
-    """Per scale, the unit residuals and the target features of all ``views`` (N, C, grid, grid)."""
-    per_batch = [detector.calibration_features(*batch) for batch in _view_batches(views, mode, cfg, welllit_mean)]
-    residuals, targets = zip(*per_batch)
-    return [torch.cat(s) for s in zip(*residuals)], [torch.cat(s) for s in zip(*targets)]
+def _calibration_residuals(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
+    """Per scale, the unit residuals of all ``views`` (N, C, grid, grid)."""
+    per_batch = [detector.calibration_residuals(*batch) for batch in _view_batches(views, mode, cfg, welllit_mean)]
+    return [torch.cat(s) for s in zip(*per_batch)]
+
+
+@torch.inference_mode()
+def _density_descriptors(detector: AnomalyDetector, density, views, mode: InputMode, cfg: TrainConfig, welllit_mean):
+    """The feature density's descriptors (N, h, w, C) of ``views``; only the encoder runs."""
+    batches = _view_batches(views, mode, cfg, welllit_mean)
+    return torch.cat([density.descriptors(detector.target_features(*batch)) for batch in batches])
 
 
 def run_fit(samples: Sequence[Sample], config: TrainConfig | None = None, on_event=None, **kwargs) -> TrainedModel:

@@ -65,11 +65,17 @@ class AnomalyDetector(nn.Module):
         out = self.net(in_feats, inputs if light is None else light)
         return out.reconstruction, self.net.align_targets(tgt_feats, inputs), out.illumination
 
-    def calibration_features(self, inputs, targets=None, light=None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per scale, the unit residuals and the target features (B, C, grid, grid), for fitting a mode's
-        whitening, position baseline and feature density."""
+    def calibration_residuals(self, inputs, targets=None, light=None) -> list[torch.Tensor]:
+        """Per scale, the unit residuals (B, C, grid, grid), for fitting a mode's whitening and position
+        baseline."""
         recon, targets_on_grid, _ = self._reconstruct(inputs, targets, light)
-        return unit_residuals(recon, targets_on_grid), targets_on_grid
+        return unit_residuals(recon, targets_on_grid)
+
+    def target_features(self, inputs, targets=None, light=None) -> list[torch.Tensor]:
+        """Per scale, the target features on the map's grid (B, C, grid, grid): what a mode's feature density
+        is fitted on. Only the encoder runs. ``light`` is accepted (and unused) so view batches pass as they are."""
+        feats = self.encoder(inputs if targets is None else targets)
+        return self.net.align_targets(feats, inputs)
 
     def forward(
         self,

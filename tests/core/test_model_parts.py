@@ -271,7 +271,7 @@ def test_feature_density_flags_a_uniform_patch_whose_features_good_parts_never_h
     assert torch.equal(density.combine(disc, defect), disc)
 
     good_disc = 0.5 + 0.1 * torch.rand(60, 1, 16, 16, generator=rng)
-    density.fit(targets(60), good_disc)
+    density.fit(density.descriptors(targets(60)), good_disc)
     assert density.is_fitted
     on_good = density.combine(good_disc[:20], targets(20)) - good_disc[:20] / density.norm[0]
     assert abs(float(on_good.mean())) < 0.3
@@ -280,3 +280,59 @@ def test_feature_density_flags_a_uniform_patch_whose_features_good_parts_never_h
     outside = combined[0, 0].clone()
     outside[3:13, 3:13] = float("-inf")
     assert inside > float(outside.max()) + 2.0
+
+
+def _clusters(n_per: int, generator: torch.Generator) -> torch.Tensor:
+    """(3 * n_per, 6) rows from three tight, far-apart clusters: three textures of one good surface."""
+    centres = torch.tensor([[4.0, 0, 0, 0, 0, 0], [-4.0, 0, 0, 0, 0, 0], [0, 4.0, 0, 0, 0, 0]])
+    return torch.cat([c + 0.3 * torch.randn(n_per, 6, generator=generator) for c in centres])
+
+
+def test_feature_density_picks_its_components_by_held_out_likelihood():
+    """Three textures: the mixture finds several components, and a descriptor between them (near the one
+    Gaussian's mean, so ordinary to that Gaussian) is far from every good texture. From one texture only, one
+    component is chosen: extra ones would only fit noise."""
+    rng = torch.Generator().manual_seed(0)
+    several = _clusters(2000, rng)[torch.randperm(6000, generator=rng)].view(60, 10, 10, 6)  # 60 images
+    disc = torch.rand(60, 1, 10, 10, generator=rng)
+    mixture = FeatureDensity((6,))
+    mixture.fit(several, disc)
+    assert mixture.components >= 3
+    single = FeatureDensity((6,))
+    single.max_components = 1
+    single.fit(several, disc)
+    assert single.components == 1
+    between = torch.tensor([0.0, 1.3, 0, 0, 0, 0]).view(1, 1, 1, 6)  # the average of the three textures
+    on_texture = torch.tensor([4.0, 0.2, 0, 0, 0, 0]).view(1, 1, 1, 6)
+    d_mix = mixture._distance(torch.cat([between, on_texture]), (1, 1)).flatten()
+    d_one = single._distance(torch.cat([between, on_texture]), (1, 1)).flatten()
+    assert float(d_mix[0]) > 5 * float(d_mix[1])  # the mixture: the in-between descriptor is the odd one
+    assert float(d_one[0]) < float(d_one[1])  # one Gaussian: it looks more ordinary than a real texture
+    one_texture = 0.3 * torch.randn(60, 10, 10, 6, generator=rng)
+    plain = FeatureDensity((6,))
+    plain.fit(one_texture, disc)
+    assert plain.components == 1
+
+
+def test_feature_density_round_trips_its_mixture_and_reads_a_single_gaussian_saved_before():
+    """The number of components is the saved one; a format-4 density (one Gaussian as ``mean``/``precision``,
+    descriptors on every cell) loads as a mixture of one that measures exactly what it measured."""
+    rng = torch.Generator().manual_seed(1)
+    density = FeatureDensity((6,))
+    descriptors = _clusters(2000, rng)[torch.randperm(6000, generator=rng)].view(60, 10, 10, 6)
+    density.fit(descriptors, torch.rand(60, 1, 10, 10))
+    fresh = FeatureDensity((6,))
+    fresh.load_state_dict(density.state_dict())
+    targets = [torch.randn(2, 6, 12, 12, generator=rng)]
+    assert fresh.components == density.components > 1
+    assert torch.equal(fresh.distance(targets), density.distance(targets))
+
+    z = torch.randn(500, 6, generator=rng)
+    mean, precision = shrunk_precision(z, 0.01)
+    old_state = {"fitted": torch.ones(()), "mean": mean, "precision": precision, "norm": torch.tensor([1.0, 2.0, 3.0])}
+    old = FeatureDensity((6,))
+    old.load_state_dict(old_state)
+    assert old.components == 1 and int(old.cell_step) == 1 and old.is_fitted
+    every_cell = F.avg_pool2d(targets[-1], 3, 1, 1, count_include_pad=False).permute(0, 2, 3, 1)
+    expected = mahalanobis_sq(every_cell, mean, precision).clamp_min(0).sqrt().unsqueeze(1)
+    assert torch.allclose(old.distance(targets), expected, atol=1e-5)

@@ -232,3 +232,29 @@ def test_activating_a_version_that_does_not_load_is_refused(saved, trained):
     with pytest.raises(RecipeError):
         r.activate(v2)
     assert r.active_version == "v001"
+
+
+def test_a_format4_model_loads_its_single_gaussian_density(saved, mtd):
+    """Format 4 saved each mode's density as one Gaussian (``mean``, ``precision``); it loads as a fitted
+    mixture of one, its descriptors on every cell as it was fitted."""
+    from safetensors.torch import load_file, save_file
+
+    from core.fsio import file_sha256
+
+    r, folder = saved
+    weights = folder / "weights.safetensors"
+    state = load_file(str(weights))
+    for mode in ("lowlight", "welllit"):
+        p = f"densities.{mode}."
+        assert state[p + "means"].shape[0] == 1  # a tiny model's few descriptors support one component
+        state[p + "mean"], state[p + "precision"] = state.pop(p + "means")[0], state.pop(p + "precisions")[0]
+        del state[p + "offsets"], state[p + "cell_step"]
+    save_file(state, str(weights))
+    meta = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**meta, "format": 4, "weights_sha256": file_sha256(weights)}))
+    old = r.load()
+    for mode in ("lowlight", "welllit"):
+        density = old.net.densities[mode]
+        assert density.is_fitted and density.components == 1 and int(density.cell_step) == 1
+    result = Predictor(old).predict(load_image(mtd.test[0].path))
+    assert np.isfinite(result.raw_score)

@@ -106,9 +106,10 @@ def test_threshold_slider_redecides_without_running_the_model(qtbot, window, par
     ng_rows = sum(v == "NG" for v in page.recent.verdicts())
     assert ng_rows == sum(s >= 0.01 for s in scores)
 
-    page.thresholds.image.box.setValue(4.0)  # and back through the number box: nothing is NG
-    assert page.verdict.verdict.text() == "OK"
-    assert "NG" not in page.recent.verdicts() and "ERROR" in page.recent.verdicts()
+    page.thresholds.image.box.setValue(4.0)  # and back through the number box: only parts above 4 stay NG
+    assert page.verdict.verdict.text() == ("NG" if current.score >= 4.0 else "OK")
+    assert sum(v == "NG" for v in page.recent.verdicts()) == sum(s >= 4.0 for s in scores) < ng_rows
+    assert "ERROR" in page.recent.verdicts()
     assert slider.value() == slider.maximum()
 
     page.histogram.line.setValue(0.5)  # dragging the histogram line moves the slider too
