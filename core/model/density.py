@@ -12,8 +12,8 @@ there is one component) is upsampled to the grid and, as a z-score over held-out
 reconstruction's discrepancy map, which is first scaled to unit spread so the two weigh alike; the image score
 then comes from the combined map.
 
-How many components: the good surface of one product has several textures (grain directions, polish, the
-bevelled rim), which one Gaussian blurs into one broad cloud. The number is chosen from 1, 2, 4, ... up to
+How many components: good parts' local features form several clusters (on MTD, more components fit held-out good
+tiles better, up to 32), which one Gaussian blurs into one broad cloud. The number is chosen from 1, 2, 4, ... up to
 :attr:`FeatureDensity.max_components` by the likelihood of a fifth of the good images held out from the fit, so
 it follows how many good images there are and how varied they are: a mixture fitted on a few images of one batch
 would learn that batch's textures and reject the next batch's good parts, and the held-out likelihood is what
