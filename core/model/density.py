@@ -101,8 +101,8 @@ class Mixture:
         """(K, N) penalised squared distances of the rows of ``flat`` (N, C) to each component."""
         out = []
         for chunk in flat.split(4096):  # bounds the (K, rows, C) intermediate
-            d = chunk.unsqueeze(0) - self.means.unsqueeze(1)
-            out.append((torch.bmm(d, self.precisions) * d).sum(-1) + self.offsets.unsqueeze(1))
+            sq = mahalanobis_sq(chunk.unsqueeze(0), self.means.unsqueeze(1), self.precisions)  # broadcast over K
+            out.append(sq + self.offsets.unsqueeze(1))
         return torch.cat(out, 1)
 
     def sq_distance(self, z: torch.Tensor) -> torch.Tensor:
