@@ -21,12 +21,15 @@ A target depends only on the sample and its flips, so its encoder features are c
 
 Calibration, per input mode: the residuals of up to ``baseline_images`` training images fit the mode's whitening
 (dark-input modes only, :data:`WHITENED_MODES`) and position baseline, the target features of up to
-``density_images`` its feature density (:class:`~core.model.density.FeatureDensity`; only the encoder runs for
-those); then held-out good images and synthetic defects set the thresholds (:func:`core.calibration.calibrate_mode`).
+``density_images`` its feature density (:class:`~core.model.density.FeatureDensity`), those of up to
+``image_density_images`` its image density (:class:`~core.model.image_density.ImageDensity`; only the encoder
+runs for both); the image density also takes the map's scores of the held-out good images, then those images and
+synthetic defects set the thresholds (:func:`core.calibration.calibrate_mode`).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -71,6 +74,7 @@ class TrainConfig:
     holdout_fraction: float = 0.1
     baseline_images: int = 128
     density_images: int = 384
+    image_density_images: int = 1000
     calibration_strength: float = 0.7
     false_reject_rate: float = 0.01
     seed: int = 0
@@ -331,7 +335,8 @@ def fit(
         base = src.welllit if src.welllit is not None else enhance_lowlight(src.lowlight, target_mean=welllit_mean)
         defects.append(synthetic_defect(base, cal_rng))
     base_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[: cfg.baseline_images]]
-    density_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[: cfg.density_images]]
+    n_density = max(cfg.density_images, cfg.image_density_images)
+    density_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[:n_density]]
     for mode in modes:
         _check_cancel(cancel)
         base_views = [_calibration_view(it, mode, cfg, cal_rng) for it in base_items]
@@ -342,12 +347,15 @@ def fit(
         discrepancy = whitening(residuals)
         del residuals
         baseline.fit(discrepancy)
-        density_views = [_calibration_view(it, mode, cfg, cal_rng) for it in density_items]
-        descriptors = _density_descriptors(detector, density, density_views, mode, cfg, welllit_mean)
-        density.fit(descriptors, baseline(discrepancy).mean(1, keepdim=True), seed=cfg.seed)
-        del descriptors, discrepancy
+        density_views = (_calibration_view(it, mode, cfg, cal_rng) for it in density_items)
+        local, whole = _density_descriptors(detector, density_views, mode, cfg, welllit_mean)
+        density.fit(local, baseline(discrepancy).mean(1, keepdim=True), seed=cfg.seed)
+        del local, discrepancy
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
+        map_scores, _ = _score_views(detector, good, mode, cfg, welllit_mean)  # image density not fitted yet
+        net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), seed=cfg.seed)
+        del whole
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
         d_scores, d_maps = _score_views(detector, bad, mode, cfg, welllit_mean) if bad else (None, None)
         masks = np.stack([m for _, m in defects]) if defects else None
@@ -367,6 +375,7 @@ def fit(
         "total_seconds": round(time.perf_counter() - t0, 2),
         "synthetic_defect_detection_rate": detected,
         "density_components": {m.value: net.densities[m.value].components for m in modes},
+        "image_density_weight": {m.value: round(net.image_densities[m.value].weight, 3) for m in modes},
         "lowlight_only": lowlight_only,
         "paired": any(it.lowlight is not None and it.welllit is not None for it in items),
     }
@@ -394,11 +403,11 @@ def _calibration_view(item: _Item, mode: InputMode, cfg: TrainConfig, rng: np.ra
 
 
 def _view_batches(views, mode: InputMode, cfg: TrainConfig, welllit_mean: float, size: int = 8):
-    """(inputs, targets or None, light) tensors for (image, partner) views, ``size`` at a time."""
-    for i in range(0, len(views), size):
-        yield view_tensors(
-            [mode_images(mode, img, partner, cfg.image_size, welllit_mean) for img, partner in views[i : i + size]]
-        )
+    """(inputs, targets or None, light) tensors for (image, partner) views (any iterable, read as it goes),
+    ``size`` at a time."""
+    views = iter(views)
+    while chunk := list(itertools.islice(views, size)):
+        yield view_tensors([mode_images(mode, img, partner, cfg.image_size, welllit_mean) for img, partner in chunk])
 
 
 @torch.inference_mode()
@@ -419,10 +428,18 @@ def _calibration_residuals(detector: AnomalyDetector, views, mode: InputMode, cf
 
 
 @torch.inference_mode()
-def _density_descriptors(detector: AnomalyDetector, density, views, mode: InputMode, cfg: TrainConfig, welllit_mean):
-    """The feature density's descriptors (N, h, w, C) of ``views``; only the encoder runs."""
-    batches = _view_batches(views, mode, cfg, welllit_mean)
-    return torch.cat([density.descriptors(detector.target_features(*batch)) for batch in batches])
+def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
+    """The descriptors of ``views`` for ``mode``'s densities, only the encoder running: the feature density's
+    (n, h, w, C) of the first ``cfg.density_images`` views, the image density's (N, D) of the first
+    ``cfg.image_density_images``."""
+    density, image_density = detector.net.densities[mode.value], detector.net.image_densities[mode.value]
+    local, whole, seen = [], [], 0
+    for batch in _view_batches(views, mode, cfg, welllit_mean):
+        feats, on_grid = detector.target_features(*batch)
+        local.append(density.descriptors(on_grid)[: max(0, cfg.density_images - seen)])
+        whole.append(image_density.descriptors(feats)[: max(0, cfg.image_density_images - seen)])
+        seen += len(batch[0])
+    return torch.cat(local), torch.cat(whole)
 
 
 def run_fit(samples: Sequence[Sample], config: TrainConfig | None = None, on_event=None, **kwargs) -> TrainedModel:

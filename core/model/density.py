@@ -9,8 +9,9 @@ scale's target features averaged over 3x3 grid cells, taken every other cell, on
 (parts need not be aligned). Each position's distance (the square root of its smallest Mahalanobis distance to a
 component plus that component's log-determinant and weight penalty: one Gaussian's Mahalanobis distance when
 there is one component) is upsampled to the grid and, as a z-score over held-out good images, added to the
-reconstruction's discrepancy map, which is first scaled to unit spread so the two weigh alike; the image score
-then comes from the combined map.
+reconstruction's discrepancy map, which is first scaled to unit spread so the two weigh alike; the map's score
+then comes from the combined map (and the image score from it and the image density,
+:mod:`core.model.image_density`).
 
 How many components: good parts' local features form several clusters (on MTD, more components fit held-out good
 tiles better, up to 32), which one Gaussian blurs into one broad cloud. The number is chosen from 1, 2, 4, ... up to
@@ -52,7 +53,8 @@ def mahalanobis_sq(z: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor)
     return ((d @ precision) * d).sum(-1)
 
 
-def _spread(x: torch.Tensor) -> float:
+def spread(x: torch.Tensor) -> float:
+    """The standard deviation of ``x``, at least 1e-6 (1 for a single value): a z-score's divisor."""
     return max(float(x.std()), 1e-6) if x.numel() > 1 else 1.0
 
 
@@ -205,7 +207,7 @@ class FeatureDensity(nn.Module):
             setattr(self, name, getattr(mixture, name).clone())
         size = discrepancy.shape[-2:]
         dist = self._distance(held_out, size)
-        self.norm.copy_(torch.tensor([_spread(discrepancy), float(dist.mean()), _spread(dist)]))
+        self.norm.copy_(torch.tensor([spread(discrepancy), float(dist.mean()), spread(dist)]))
         self.fitted.fill_(1.0)
 
     def combine(self, discrepancy: torch.Tensor, targets: Sequence[torch.Tensor]) -> torch.Tensor:

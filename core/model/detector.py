@@ -20,7 +20,9 @@ A defect is in the target (the enhancement and the encoder keep it) but not in t
 position is predicted from its surroundings by a network that only learnt good parts), so it lights up in the
 map. With a dark input (``PAIRED``, ``LOWLIGHT``) the residual is measured after whitening with its covariance
 on good dark images (:class:`~core.model.anomaly_map.ResidualWhitening`); with ``WELLLIT`` it is the cosine
-distance.
+distance. The image score is the map's; once the mode's image density is fitted
+(:class:`~core.model.image_density.ImageDensity`), its z-score over good images plus how far the target's
+whole-image feature statistics are from good parts'.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class AnomalyDetector(nn.Module):
         self.maps = AnomalyMapGenerator(sigma=sigma, top_k=top_k)
 
     def _reconstruct(self, inputs, targets, light):
-        """(reconstruction, targets on its grid, illumination map)."""
+        """(reconstruction, targets on its grid, illumination map, the encoder's target features)."""
         if targets is None:
             in_feats = tgt_feats = self.encoder(inputs)
         else:  # one encoder call for both: better use of the cores than two small batches
@@ -63,19 +65,20 @@ class AnomalyDetector(nn.Module):
             in_feats = [f[: len(inputs)] for f in both]
             tgt_feats = [f[len(inputs) :] for f in both]
         out = self.net(in_feats, inputs if light is None else light)
-        return out.reconstruction, self.net.align_targets(tgt_feats, inputs), out.illumination
+        return out.reconstruction, self.net.align_targets(tgt_feats, inputs), out.illumination, tgt_feats
 
     def calibration_residuals(self, inputs, targets=None, light=None) -> list[torch.Tensor]:
         """Per scale, the unit residuals (B, C, grid, grid), for fitting a mode's whitening and position
         baseline."""
-        recon, targets_on_grid, _ = self._reconstruct(inputs, targets, light)
+        recon, targets_on_grid, _, _ = self._reconstruct(inputs, targets, light)
         return unit_residuals(recon, targets_on_grid)
 
-    def target_features(self, inputs, targets=None, light=None) -> list[torch.Tensor]:
-        """Per scale, the target features on the map's grid (B, C, grid, grid): what a mode's feature density
-        is fitted on. Only the encoder runs. ``light`` is accepted (and unused) so view batches pass as they are."""
+    def target_features(self, inputs, targets=None, light=None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per scale, the target features as the encoder gives them and on the map's grid (B, C, grid, grid):
+        what a mode's image density and feature density are fitted on. Only the encoder runs. ``light`` is
+        accepted (and unused) so view batches pass as they are."""
         feats = self.encoder(inputs if targets is None else targets)
-        return self.net.align_targets(feats, inputs)
+        return feats, self.net.align_targets(feats, inputs)
 
     def forward(
         self,
@@ -89,11 +92,14 @@ class AnomalyDetector(nn.Module):
         (``None``: the inputs). See :class:`core.preprocess.ModeImages`. ``mode`` picks the whitening, the
         position baseline and the feature density the discrepancy is measured with (``None``: raw cosine
         distance)."""
-        recon, targets_on_grid, illumination = self._reconstruct(inputs, targets, light)
+        recon, targets_on_grid, illumination, target_feats = self._reconstruct(inputs, targets, light)
         if mode is None:
-            baseline = whitening = density = None
+            baseline = whitening = density = image_density = None
         else:
             key = InputMode(mode).value
             baseline, whitening, density = self.net.baselines[key], self.net.whitening[key], self.net.densities[key]
+            image_density = self.net.image_densities[key]
         amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening, density)
+        if image_density is not None and image_density.is_fitted:
+            score = image_density.combine(score, image_density.descriptors(target_feats))
         return DetectorOutput(amap, score, illumination)

@@ -9,7 +9,9 @@ Data flow for one image, per encoder scale *i*::
     g_1..g_n --context decoder (blind spot)--> r_1..r_n   (reconstructed well-lit features, stride-8 grid)
 
 It also carries, per input mode, the :class:`~core.model.anomaly_map.ResidualWhitening` and the
-:class:`~core.model.anomaly_map.PositionBaseline` of its discrepancy on good images (buffers measured at
+:class:`~core.model.anomaly_map.PositionBaseline` of its discrepancy on good images, the
+:class:`~core.model.density.FeatureDensity` of good parts' local features and the
+:class:`~core.model.image_density.ImageDensity` of their whole-image statistics (buffers measured at
 calibration, saved with the weights).
 
 ``forward`` always returns the same :class:`NetOutput`, in training and in evaluation.
@@ -29,6 +31,7 @@ from core.model.anomaly_map import PositionBaseline, ResidualWhitening
 from core.model.decoder import ContextReconstructionDecoder, align_to_grid
 from core.model.density import FeatureDensity
 from core.model.ife import IlluminationEstimator, IlluminationModulation
+from core.model.image_density import ImageDensity
 from core.model.lfe import LowPassFeatureEnhancement
 from core.types import InputMode
 
@@ -89,6 +92,7 @@ class LowLightAnomalyNet(nn.Module):
         self.whitening = nn.ModuleDict({m.value: ResidualWhitening(config.channels) for m in InputMode})
         self.baselines = nn.ModuleDict({m.value: PositionBaseline(len(config.channels), grid) for m in InputMode})
         self.densities = nn.ModuleDict({m.value: FeatureDensity(config.channels) for m in InputMode})
+        self.image_densities = nn.ModuleDict({m.value: ImageDensity(config.channels) for m in InputMode})
 
     def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Enhanced and fused features per scale, and the illumination map."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 
@@ -153,11 +154,18 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
 
 
 @pytest.mark.parametrize(
-    ("fmt", "lacks"), [(2, ("whitening.", "densities.")), (3, ("densities.",))], ids=["format2", "format3"]
+    ("fmt", "lacks"),
+    [
+        (2, ("whitening.", "densities.", "image_densities.")),
+        (3, ("densities.", "image_densities.")),
+        (5, ("image_densities.",)),
+    ],
+    ids=["format2", "format3", "format5"],
 )
-def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, mtd, fmt, lacks):
-    """Format 2 had no residual whitening, format 3 no feature density; such a model loads with them unfitted
-    (the discrepancy its thresholds were calibrated with). A current-format file missing them is refused."""
+def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, trained, mtd, fmt, lacks):
+    """Format 2 had no residual whitening, formats 2 and 3 no feature density, formats 2 to 5 no image density;
+    such a model loads with them unfitted (the discrepancy and score its thresholds were calibrated with). A
+    current-format file missing them is refused."""
     from safetensors.torch import load_file, save_file
 
     from core.fsio import file_sha256
@@ -173,10 +181,17 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, mtd, f
         r.load()
     (folder / "model.json").write_text(json.dumps({**meta, "format": fmt}))
     old = r.load()
-    assert not any(d.is_fitted for d in old.net.densities.values())
+    assert all(d.is_fitted == (fmt >= 4) for d in old.net.densities.values() if d is not old.net.densities["paired"])
+    assert not any(d.is_fitted for d in old.net.image_densities.values())
     assert bool(old.net.whitening["lowlight"].fitted) == (fmt >= 3)
-    result = Predictor(old).predict(load_image(mtd.test[0].path))
+    image = load_image(mtd.test[0].path)
+    result = Predictor(old).predict(image)
     assert np.isfinite(result.raw_score)
+    if fmt == 5:  # the map's score alone, as that format scored
+        map_only = copy.deepcopy(trained)
+        for density in map_only.net.image_densities.values():
+            density.fitted.fill_(0.0)
+        assert result.raw_score == pytest.approx(Predictor(map_only).predict(image).raw_score, rel=1e-5)
 
 
 def test_foreign_backbone_and_foreign_architecture_are_refused(saved, trained):
