@@ -47,6 +47,7 @@ from core.data.lowlight import enhance_lowlight, synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.model.decoder import align_to_grid
 from core.model.detector import AnomalyDetector
+from core.model.image_density import ImageDensity, descriptor_size
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.preprocess import mean_linear, mode_images, resize_rgb, to_tensor, view_tensors
@@ -142,6 +143,26 @@ class _Item:
     name: str
     welllit: np.ndarray | None
     lowlight: np.ndarray | None
+
+
+def _calibration_holdout(n: int, cfg: TrainConfig) -> int:
+    """How many of ``n`` good images are held out from training to calibrate on."""
+    return int(np.clip(round(n * cfg.holdout_fraction), 3, 100))
+
+
+def image_density_needs(cfg: TrainConfig, channels: int, limit: int = 100_000) -> tuple[int | None, int | None]:
+    """The fewest good images with which a category's image density weighs in at all, and in full
+    (:meth:`~core.model.image_density.ImageDensity.weight_for`; ``channels`` of the coarsest encoder scale).
+    ``None`` where ``cfg`` never gets there (it fits on at most ``image_density_images``)."""
+    values = descriptor_size(channels)
+
+    def weight(n: int) -> float:
+        fitted = min(n - _calibration_holdout(n, cfg), cfg.image_density_images)
+        return ImageDensity.weight_for(fitted, values) if fitted > 1 else 0.0
+
+    some = next((n for n in range(MIN_GOOD_SAMPLES, limit) if weight(n) > 0), None)
+    full = next((n for n in range(some or limit, limit) if weight(n) >= ImageDensity.max_weight), None)
+    return some, full
 
 
 def _load_items(samples: Sequence[Sample], size: int, lowlight_only: bool) -> tuple[list[_Item], list[str]]:
@@ -267,7 +288,7 @@ def fit(
         )
     _check_cancel(cancel)
     order = rng.permutation(len(items))
-    n_hold = int(np.clip(round(len(items) * cfg.holdout_fraction), 3, 100))
+    n_hold = _calibration_holdout(len(items), cfg)
     holdout = [items[i] for i in order[:n_hold]]
     train_items = [items[i] for i in order[n_hold:]]
     if lowlight_only:
@@ -376,6 +397,7 @@ def fit(
         "synthetic_defect_detection_rate": detected,
         "density_components": {m.value: net.densities[m.value].components for m in modes},
         "image_density_weight": {m.value: round(net.image_densities[m.value].weight, 3) for m in modes},
+        "image_density_needs": list(image_density_needs(cfg, encoder.channels[-1])),
         "lowlight_only": lowlight_only,
         "paired": any(it.lowlight is not None and it.welllit is not None for it in items),
     }

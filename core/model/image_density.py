@@ -103,6 +103,16 @@ class ImageDensity(nn.Module):
     def weight(self) -> float:
         return float(self.norm[3])
 
+    @classmethod
+    def _held_out(cls, n: int) -> int:
+        return max(1, round(n * cls.holdout))
+
+    @classmethod
+    def weight_for(cls, images: int, descriptor_values: int) -> float:
+        """The weight a density fitted on ``images`` good images' descriptors of ``descriptor_values`` values gets."""
+        ratio = (images - cls._held_out(images)) / descriptor_values
+        return cls.max_weight * min(1.0, max(0.0, (ratio - cls.min_ratio) / (cls.full_ratio - cls.min_ratio)))
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in ("mean", "precision"):  # the saved size, whatever the channels
             saved = state_dict.get(prefix + name)
@@ -124,7 +134,7 @@ class ImageDensity(nn.Module):
         """``descriptors``: (N, D) of good images (:meth:`descriptors`); ``map_scores``: the anomaly map's
         scores of good images the network did not learn from (the calibration's held-out ones)."""
         n = len(descriptors)
-        held = max(1, round(n * self.holdout))
+        held = self._held_out(n)
         if n - held < 2 or len(map_scores) < 2:
             raise ValueError("an image density needs at least three good images and two map scores")
         order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -133,8 +143,7 @@ class ImageDensity(nn.Module):
         self.mean, self.precision = mean, precision
         d = mahalanobis_sq(held_out.float(), mean, precision).clamp_min(0).sqrt()
         log_scores = torch.as_tensor(map_scores, dtype=torch.float32).clamp_min(_TINY).log()
-        ratio = len(fit_rows) / descriptors.shape[1]
-        weight = self.max_weight * min(1.0, max(0.0, (ratio - self.min_ratio) / (self.full_ratio - self.min_ratio)))
+        weight = self.weight_for(n, descriptors.shape[1])
         self.norm.copy_(torch.tensor([spread(log_scores), float(d.mean()), spread(d), weight]))
         self.fitted.fill_(1.0)
 

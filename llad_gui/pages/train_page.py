@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import LladError
+from core.model.image_density import ImageDensity
 from core.training import MIN_GOOD_SAMPLES, PRESETS, TrainConfig, TrainEvent, preset
 from core.types import Frame
 from llad_gui.widgets.categories import CategoryPanel
@@ -58,6 +59,29 @@ VERSION_TIPS = (
 )
 DISABLED_PRIMARY = "QPushButton#primaryButton:disabled { background: #b0bec5; color: #eceff1; border-color: #90a4ae; }"
 STAGES = {"load": "Loading images", "train": "Training", "calibrate": "Calibrating on held-out images", "done": "Done"}
+
+
+def whole_part_check_text(stats: dict) -> str:
+    """One sentence on whether a version's image density (the whole-part texture check) counts, and what would
+    make it count; empty for versions saved before it."""
+    weights = stats.get("image_density_weight")
+    if not weights:
+        return ""
+    weight = max(weights.values())
+    some, full = (stats.get("image_density_needs") or [None, None])[:2]
+    if weight >= ImageDensity.max_weight:
+        return "The whole-part texture check is on."
+    if weight > 0:
+        if full is None:
+            return "The whole-part texture check counts partly."
+        return f"The whole-part texture check counts partly; from {full} good images from several batches, fully."
+    have = stats.get("train_images", 0) + stats.get("holdout_images", 0)
+    if some is None:
+        return "The whole-part texture check is off with these training settings."
+    return (
+        f"The whole-part texture check is off: it needs at least {some} good images from several batches "
+        f"(this version had {have})."
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -386,7 +410,8 @@ class TrainPage(QWidget):
             f"Trained on {s.get('train_images')} images, threshold calibrated on {s.get('holdout_images')} held-out "
             f"good images; final loss {s.get('final_loss', float('nan')):.3f}; "
             f"{rate_text} of synthetic defects caught at the calibrated threshold.<br>"
-            "Activate it to inspect with it; any earlier version can be reactivated below."
+            + (f"{check}<br>" if (check := whole_part_check_text(s)) else "")
+            + "Activate it to inspect with it; any earlier version can be reactivated below."
         )
         self.activate_new_button.setText(f"Activate {version}")
         self.summary_box.show()

@@ -107,3 +107,25 @@ def test_image_density_round_trips_fitted_and_unfitted():
     again = ImageDensity((2, 4))
     again.load_state_dict(empty)
     assert not again.is_fitted and torch.equal(again.combine(scores, probe), scores)
+
+
+def test_the_good_images_a_category_needs_match_what_training_fits():
+    """``image_density_needs`` (shown to the operator after training) is where the weight of a density fitted as
+    training fits it changes: the calibration holds some images out, the density a fifth of the rest."""
+    from core.training import _calibration_holdout, image_density_needs, preset
+
+    cfg = preset("default")
+    some, full = image_density_needs(cfg, 112)
+    assert 400 < some < full < 1000
+    d = descriptor_size(112)
+    rng = torch.Generator().manual_seed(4)
+
+    def weight(good_images: int) -> float:
+        density = ImageDensity((112,))
+        train = good_images - _calibration_holdout(good_images, cfg)
+        density.fit(torch.randn(train, d, generator=rng), torch.rand(10, generator=rng) + 1)
+        return density.weight
+
+    assert weight(some - 1) == 0.0 < weight(some)
+    assert weight(full - 1) < weight(full) == ImageDensity.max_weight
+    assert image_density_needs(preset("default", image_density_images=300), 112) == (None, None)

@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.data.io import list_images, load_image
-from core.training import preset
-from llad_gui.pages.train_page import TrainPage
+from core.training import image_density_needs, preset
+from llad_gui.pages.train_page import TrainPage, whole_part_check_text
 from llad_gui.state import AppState
 
 TRAIN_TIMEOUT = 240_000
@@ -97,6 +97,9 @@ def test_category_from_nothing_to_an_active_model(qtbot, make_page, tmp_path, go
     recipe = state.recipe()
     assert recipe.versions() == ["v001"] and recipe.active_version is None  # the operator decides
     assert page.summary_box.isVisible() and "not active yet" in page.summary.text()
+    # 12 good images: far too few for the whole-part check, and the summary says how many it needs
+    needed = image_density_needs(page.train_config, 112)[0]
+    assert f"check is off: it needs at least {needed} good images" in page.summary.text()
     info = recipe.version_info("v001")
     assert info.preset == "tiny" and info.sample_count == 12
     assert "synthetic_defect_detection_rate" in info.stats
@@ -151,3 +154,15 @@ def test_rename_duplicate_delete_and_rejected_names(qtbot, make_page, tmp_path, 
     monkeypatch.setattr(panel, "confirm", lambda *a: True)
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
     assert state.categories() == ["Bracket A"] and state.category == ""
+
+
+def test_the_summary_says_whether_the_whole_part_check_counts():
+    """Fully, partly, off (with how many good images it needs), or nothing for versions saved before it."""
+    on = {"image_density_weight": {"welllit": 2.0, "lowlight": 2.0}, "image_density_needs": [499, 747]}
+    partly = {"image_density_weight": {"welllit": 0.7, "lowlight": 0.7}, "image_density_needs": [499, 747]}
+    off = {**partly, "image_density_weight": {"lowlight": 0.0}, "train_images": 90, "holdout_images": 10}
+    assert whole_part_check_text(on) == "The whole-part texture check is on."
+    assert "counts partly; from 747 good images" in whole_part_check_text(partly)
+    assert whole_part_check_text(off).endswith("at least 499 good images from several batches (this version had 100).")
+    assert whole_part_check_text({**off, "image_density_needs": [None, None]}).endswith("with these training settings.")
+    assert whole_part_check_text({"train_images": 90}) == ""
