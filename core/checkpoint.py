@@ -18,13 +18,14 @@ from core.fsio import file_sha256
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.types import InputMode
 
-CHECKPOINT_FORMAT = 6
+CHECKPOINT_FORMAT = 7
 """3 added each mode's residual whitening, 4 each mode's feature density, 5 made the density a mixture of
-Gaussians, 6 added each mode's image density. An older model still loads with what it lacks unfitted (format 2: no
-whitening, so the cosine distance; formats 2 and 3: no density; formats 2 to 5: no image density, so the map's
-score alone), and a format-4 density as a mixture of one, so it measures anomalies the way its thresholds were
-calibrated."""
-_ADDED_IN = {"whitening.": 3, "densities.": 4, "image_densities.": 6}
+Gaussians, 6 added each mode's image density of channel moments, which 7 replaced with channel correlations
+(format 6 lived for a few commits of development; its models are refused). An older model still loads with what
+it lacks unfitted (format 2: no whitening, so the cosine distance; formats 2 and 3: no density; formats 2 to 5: no
+image density, so the map's score alone), and a format-4 density as a mixture of one, so it measures anomalies
+the way its thresholds were calibrated."""
+_ADDED_IN = {"whitening.": 3, "densities.": 4, "image_densities.": 7}
 """State-dict prefixes of buffers a format added: an older file may lack them."""
 WEIGHTS_FILE = "weights.safetensors"
 MODEL_FILE = "model.json"
@@ -70,6 +71,11 @@ def read_version(folder: Path):
     fmt = meta.get("format")
     if not isinstance(fmt, int) or fmt > CHECKPOINT_FORMAT:
         raise RecipeError(f"{folder} holds a model of format {fmt!r}; this LLAD reads up to {CHECKPOINT_FORMAT}")
+    if fmt == 6:
+        raise RecipeError(
+            f"{folder} was saved by a development version of LLAD (model format 6), whose whole-image check this "
+            "one measures differently: retrain the category"
+        )
     if fmt < 2:
         raise RecipeError(
             f"{folder} was saved by an older LLAD (model format {fmt}; this one is {CHECKPOINT_FORMAT}, which "

@@ -47,7 +47,7 @@ from core.data.lowlight import enhance_lowlight, synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.model.decoder import align_to_grid
 from core.model.detector import AnomalyDetector
-from core.model.image_density import ImageDensity, descriptor_size
+from core.model.image_density import ImageDensity
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.preprocess import mean_linear, mode_images, resize_rgb, to_tensor, view_tensors
@@ -150,15 +150,13 @@ def _calibration_holdout(n: int, cfg: TrainConfig) -> int:
     return int(np.clip(round(n * cfg.holdout_fraction), 3, 100))
 
 
-def image_density_needs(cfg: TrainConfig, channels: int, limit: int = 100_000) -> tuple[int | None, int | None]:
+def image_density_needs(cfg: TrainConfig, limit: int = 100_000) -> tuple[int | None, int | None]:
     """The fewest good images with which a category's image density weighs in at all, and in full
-    (:meth:`~core.model.image_density.ImageDensity.weight_for`; ``channels`` of the coarsest encoder scale).
-    ``None`` where ``cfg`` never gets there (it fits on at most ``image_density_images``)."""
-    values = descriptor_size(channels)
+    (:meth:`~core.model.image_density.ImageDensity.weight_for`). ``None`` where ``cfg`` never gets there (the
+    density is fitted on at most ``image_density_images``)."""
 
     def weight(n: int) -> float:
-        fitted = min(n - _calibration_holdout(n, cfg), cfg.image_density_images)
-        return ImageDensity.weight_for(fitted, values) if fitted > 1 else 0.0
+        return ImageDensity.weight_for(min(n - _calibration_holdout(n, cfg), cfg.image_density_images))
 
     some = next((n for n in range(MIN_GOOD_SAMPLES, limit) if weight(n) > 0), None)
     full = next((n for n in range(some or limit, limit) if weight(n) >= ImageDensity.max_weight), None)
@@ -374,8 +372,9 @@ def fit(
         del local, discrepancy
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
-        map_scores, _ = _score_views(detector, good, mode, cfg, welllit_mean)  # image density not fitted yet
-        net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), seed=cfg.seed)
+        if ImageDensity.weight_for(len(whole)) > 0:  # else it would not count: left unfitted, saved empty
+            map_scores, _ = _score_views(detector, good, mode, cfg, welllit_mean)  # not fitted yet: the map's
+            net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), seed=cfg.seed)
         del whole
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
         d_scores, d_maps = _score_views(detector, bad, mode, cfg, welllit_mean) if bad else (None, None)
@@ -397,7 +396,7 @@ def fit(
         "synthetic_defect_detection_rate": detected,
         "density_components": {m.value: net.densities[m.value].components for m in modes},
         "image_density_weight": {m.value: round(net.image_densities[m.value].weight, 3) for m in modes},
-        "image_density_needs": list(image_density_needs(cfg, encoder.channels[-1])),
+        "image_density_needs": list(image_density_needs(cfg)),
         "lowlight_only": lowlight_only,
         "paired": any(it.lowlight is not None and it.welllit is not None for it in items),
     }
@@ -451,15 +450,15 @@ def _calibration_residuals(detector: AnomalyDetector, views, mode: InputMode, cf
 
 @torch.inference_mode()
 def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
-    """The descriptors of ``views`` for ``mode``'s densities, only the encoder running: the feature density's
-    (n, h, w, C) of the first ``cfg.density_images`` views, the image density's (N, D) of the first
-    ``cfg.image_density_images``."""
+    """What ``mode``'s densities are fitted on, from ``views``, only the encoder running: the feature density's
+    descriptors (n, h, w, C) of the first ``cfg.density_images`` views, the image density's summaries (N, D) of the
+    first ``cfg.image_density_images``."""
     density, image_density = detector.net.densities[mode.value], detector.net.image_densities[mode.value]
     local, whole, seen = [], [], 0
     for batch in _view_batches(views, mode, cfg, welllit_mean):
         feats, on_grid = detector.target_features(*batch)
         local.append(density.descriptors(on_grid)[: max(0, cfg.density_images - seen)])
-        whole.append(image_density.descriptors(feats)[: max(0, cfg.image_density_images - seen)])
+        whole.append(image_density.summaries(feats)[: max(0, cfg.image_density_images - seen)])
         seen += len(batch[0])
     return torch.cat(local), torch.cat(whole)
 

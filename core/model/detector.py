@@ -21,8 +21,8 @@ position is predicted from its surroundings by a network that only learnt good p
 map. With a dark input (``PAIRED``, ``LOWLIGHT``) the residual is measured after whitening with its covariance
 on good dark images (:class:`~core.model.anomaly_map.ResidualWhitening`); with ``WELLLIT`` it is the cosine
 distance. The image score is the map's; once the mode's image density is fitted
-(:class:`~core.model.image_density.ImageDensity`), its z-score over good images plus how far the target's
-whole-image feature statistics are from good parts'.
+(:class:`~core.model.image_density.ImageDensity`), scaled by how far the texture of the whole target
+(the correlations of its feature channels) is from good parts'.
 """
 
 from __future__ import annotations
@@ -101,5 +101,5 @@ class AnomalyDetector(nn.Module):
             image_density = self.net.image_densities[key]
         amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening, density)
         if image_density is not None and image_density.is_fitted:
-            score = image_density.combine(score, image_density.descriptors(target_feats))
+            score = image_density.combine(score, image_density.summaries(target_feats))
         return DetectorOutput(amap, score, illumination)

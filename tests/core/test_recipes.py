@@ -140,6 +140,9 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
     (folder / "model.json").write_text(json.dumps({**meta, "format": 1}))
     with pytest.raises(RecipeError, match="older LLAD.*retrain the category"):
         r.load()
+    (folder / "model.json").write_text(json.dumps({**meta, "format": 6}))  # a development format, replaced
+    with pytest.raises(RecipeError, match="format 6.*retrain the category"):
+        r.load()
     (folder / "model.json").write_text("{not json")
     with pytest.raises(RecipeError, match="damaged"):
         r.load()

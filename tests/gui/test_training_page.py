@@ -98,7 +98,7 @@ def test_category_from_nothing_to_an_active_model(qtbot, make_page, tmp_path, go
     assert recipe.versions() == ["v001"] and recipe.active_version is None  # the operator decides
     assert page.summary_box.isVisible() and "not active yet" in page.summary.text()
     # 12 good images: far too few for the whole-part check, and the summary says how many it needs
-    needed = image_density_needs(page.train_config, 112)[0]
+    needed = image_density_needs(page.train_config)[0]
     assert f"check is off: it needs at least {needed} good images" in page.summary.text()
     info = recipe.version_info("v001")
     assert info.preset == "tiny" and info.sample_count == 12
