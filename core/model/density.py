@@ -53,6 +53,15 @@ def mahalanobis_sq(z: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor)
     return ((d @ precision) * d).sum(-1)
 
 
+def size_buffers_as_saved(module: nn.Module, state_dict: dict, prefix: str, names: Sequence[str]) -> None:
+    """Before ``module`` loads ``state_dict``: give its buffers ``names`` the saved shapes, for buffers whose size
+    is set by a fit (a number of components, a descriptor length), not by the architecture."""
+    for name in names:
+        saved = state_dict.get(prefix + name)
+        if isinstance(saved, torch.Tensor) and saved.dim() == getattr(module, name).dim():
+            setattr(module, name, torch.empty_like(saved))
+
+
 def spread(x: torch.Tensor) -> float:
     """The standard deviation of ``x``, at least 1e-6 (1 for a single value): a z-score's divisor."""
     return max(float(x.std()), 1e-6) if x.numel() > 1 else 1.0
@@ -155,10 +164,7 @@ class FeatureDensity(nn.Module):
             state_dict[prefix + "means"], state_dict[prefix + "precisions"] = mean[None], precision[None]
             state_dict.setdefault(prefix + "offsets", torch.zeros(1))
             state_dict.setdefault(prefix + "cell_step", torch.tensor(1.0))
-        for name in ("means", "precisions", "offsets"):  # the number of components is the saved one
-            saved = state_dict.get(prefix + name)
-            if isinstance(saved, torch.Tensor) and saved.dim() == getattr(self, name).dim():
-                setattr(self, name, torch.empty_like(saved))
+        size_buffers_as_saved(self, state_dict, prefix, ("means", "precisions", "offsets"))  # the saved components
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def descriptors(self, targets: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -35,12 +35,10 @@ weigh nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
-from core.model.density import mahalanobis_sq, shrunk_precision, spread
+from core.model.density import mahalanobis_sq, shrunk_precision, size_buffers_as_saved, spread
 
 #: principal directions of the channels whose correlations describe an image
 RANK = 48
@@ -112,9 +110,7 @@ class ImageDensity(nn.Module):
     #: images fitted on from which the term weighs :attr:`max_weight`
     full_fit_images = 540
 
-    def __init__(self, channels: Sequence[int] | None = None) -> None:
-        """``channels`` (the encoder's, per scale) is accepted like the other calibrated parts take it; the sizes
-        come from the fit."""
+    def __init__(self) -> None:
         super().__init__()
         self.register_buffer("fitted", torch.zeros(()))
         # empty until fitted (a mode that is never calibrated costs nothing on disk); sized on fit and on load
@@ -145,10 +141,7 @@ class ImageDensity(nn.Module):
         return cls.max_weight * min(1.0, max(0.0, ramp))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        for name in ("projection", "mean", "packed_precision"):  # the saved size, whatever the channels
-            saved = state_dict.get(prefix + name)
-            if isinstance(saved, torch.Tensor) and saved.dim() == getattr(self, name).dim():
-                setattr(self, name, torch.empty_like(saved))
+        size_buffers_as_saved(self, state_dict, prefix, ("projection", "mean", "packed_precision"))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.precision = _unpack(self.packed_precision)
 

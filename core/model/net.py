@@ -92,7 +92,7 @@ class LowLightAnomalyNet(nn.Module):
         self.whitening = nn.ModuleDict({m.value: ResidualWhitening(config.channels) for m in InputMode})
         self.baselines = nn.ModuleDict({m.value: PositionBaseline(len(config.channels), grid) for m in InputMode})
         self.densities = nn.ModuleDict({m.value: FeatureDensity(config.channels) for m in InputMode})
-        self.image_densities = nn.ModuleDict({m.value: ImageDensity(config.channels) for m in InputMode})
+        self.image_densities = nn.ModuleDict({m.value: ImageDensity() for m in InputMode})
 
     def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Enhanced and fused features per scale, and the illumination map."""
