@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from core.model.image_density import (
+    MAX_FACTOR,
     RANK,
     ImageDensity,
     _pack,
@@ -80,8 +83,15 @@ def test_image_density_flags_a_texture_whose_channels_do_not_vary_together_as_go
     combined = density.combine(torch.tensor([3.0, 3.0]), density.summaries(pair))
     sigma = float(good_maps.log().std())
     assert float(density.norm[0]) == pytest.approx(sigma, rel=1e-4)
-    expected = density.weight * sigma * float(flagged - on_good[0])
+    cap = math.log(MAX_FACTOR)  # the log factor is soft-capped: cap * tanh(x / cap)
+    good_x, defect_x = (density.weight * sigma * float(z) for z in (on_good[0], flagged))
+    expected = cap * (math.tanh(defect_x / cap) - math.tanh(good_x / cap))
     assert float((combined[1] / combined[0]).log()) == pytest.approx(expected, rel=1e-3)
+    # a frame unlike any part (here: loud noise in every channel) is far above, but at most MAX_FACTOR times the
+    # map's score, so a covered lens does not score 1e10
+    wild = [torch.randn(1, 2, 24, 24, generator=rng), 50 * torch.randn(1, 6, 12, 12, generator=rng)]
+    assert float(density.distance(density.summaries(wild))) > 100
+    assert float(density.combine(map_score, density.summaries(wild))) == pytest.approx(3.0 * MAX_FACTOR, rel=0.05)
 
 
 def test_image_density_weighs_in_only_with_enough_good_images():

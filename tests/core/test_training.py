@@ -15,6 +15,7 @@ from core.data.io import load_image
 from core.data.lowlight import synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.evaluation import evaluate
+from core.model.image_density import MAX_FACTOR
 from core.predictor import Predictor
 from core.preprocess import mode_images, view_tensors
 from core.training import MIN_GOOD_SAMPLES, available_memory_bytes, cache_budget, fit, preset, run_fit
@@ -92,7 +93,8 @@ def test_inspection_adds_the_feature_density_to_the_map(trained, mtd, mode):
 def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(trained, mtd, mode):
     """Trained on 17 images, far fewer than it needs, the image density is left unfitted and the score is the
     map's. Fitted here on 20 good tiles and given weight 1.5, it multiplies the map's score by exp(1.5 x the
-    spread of good map log-scores x its z-scored distance); the map is the same with or without it."""
+    spread of good map log-scores x its z-scored distance), softly capped; the map is the same with or without
+    it."""
     assert not any(d.is_fitted for d in trained.net.image_densities.values())
     assert trained.stats["image_density_weight"] == {m: 0.0 for m in trained.post.modes}
     image = load_image(mtd.test[-1].path)
@@ -114,7 +116,8 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     with torch.inference_mode():
         feats, _ = predictor.detector.target_features(*view_tensors([view]))
         z = float(density.distance(density.summaries(feats))[0])
-    expected = without.raw_score * np.exp(1.5 * float(density.norm[0]) * z)
+    cap = np.log(MAX_FACTOR)  # soft-capped: cap * tanh(x / cap)
+    expected = without.raw_score * np.exp(cap * np.tanh(1.5 * float(density.norm[0]) * z / cap))
     assert with_it.raw_score == pytest.approx(expected, rel=1e-4)
     assert z != pytest.approx(0.0, abs=0.05) and with_it.raw_score != pytest.approx(without.raw_score, rel=1e-3)
 
