@@ -62,6 +62,18 @@ def size_buffers_as_saved(module: nn.Module, state_dict: dict, prefix: str, name
             setattr(module, name, torch.empty_like(saved))
 
 
+def held_out_count(n: int, share: float) -> int:
+    """How many of ``n`` good images a density holds out from its fit (at least one)."""
+    return max(1, round(n * share))
+
+
+def held_out_split(n: int, share: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fit indices, held-out indices): a seeded shuffle of ``range(n)`` with :func:`held_out_count` held out."""
+    order = torch.randperm(n, generator=generator)
+    held = held_out_count(n, share)
+    return order[held:], order[:held]
+
+
 def spread(x: torch.Tensor) -> float:
     """The standard deviation of ``x``, at least 1e-6 (1 for a single value): a z-score's divisor."""
     return max(float(x.std()), 1e-6) if x.numel() > 1 else 1.0
@@ -194,10 +206,9 @@ class FeatureDensity(nn.Module):
         if n < 2:
             raise ValueError("a feature density needs at least two good images")
         generator = torch.Generator().manual_seed(seed)
-        order = torch.randperm(n, generator=generator)
-        held = max(1, round(n * self.holdout))
-        fit_rows = descriptors[order[held:]].reshape(-1, descriptors.shape[-1])
-        held_out = descriptors[order[:held]]
+        fit_index, held_index = held_out_split(n, self.holdout, generator)
+        fit_rows = descriptors[fit_index].reshape(-1, descriptors.shape[-1])
+        held_out = descriptors[held_index]
         # enough rows per component for a covariance that is more than its shrinkage
         min_rows = 4 * descriptors.shape[-1]
         best = None

@@ -40,7 +40,14 @@ import math
 import torch
 from torch import nn
 
-from core.model.density import mahalanobis_sq, shrunk_precision, size_buffers_as_saved, spread
+from core.model.density import (
+    held_out_count,
+    held_out_split,
+    mahalanobis_sq,
+    shrunk_precision,
+    size_buffers_as_saved,
+    spread,
+)
 
 #: principal directions of the channels whose correlations describe an image
 RANK = 48
@@ -136,7 +143,7 @@ class ImageDensity(nn.Module):
 
     @classmethod
     def _held_out(cls, n: int) -> int:
-        return max(1, round(n * cls.holdout))
+        return held_out_count(n, cls.holdout)
 
     @classmethod
     def weight_for(cls, images: int) -> float:
@@ -170,8 +177,8 @@ class ImageDensity(nn.Module):
         held = self._held_out(n)
         if n - held < 2 or len(map_scores) < 2:
             raise ValueError("an image density needs at least three good images and two map scores")
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-        fit_rows, held_out = summaries[order[held:]], summaries[order[:held]]
+        fit_index, held_index = held_out_split(n, self.holdout, torch.Generator().manual_seed(seed))
+        fit_rows, held_out = summaries[fit_index], summaries[held_index]
         self.projection = principal_directions(fit_rows, RANK)
         mean, precision = shrunk_precision(texture_descriptor(fit_rows, self.projection), self.shrinkage)
         self.mean, self.packed_precision = mean, _pack(precision)
