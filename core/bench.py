@@ -26,6 +26,7 @@ ROWS = [
     ("pixel AUROC, low-light", "lowlight", "pixel_auroc", "{:.3f}"),
     ("AUPRO, well-lit", "welllit", "aupro", "{:.3f}"),
     ("AUPRO, low-light", "lowlight", "aupro", "{:.3f}"),
+    ("F1 at calibrated threshold, well-lit", "welllit", "f1", "{:.3f}"),
     ("F1 at calibrated threshold, low-light", "lowlight", "f1", "{:.3f}"),
     ("ms per image, end to end (batch 1), well-lit", None, "ms_per_image", "{:.1f}"),
     ("ms per image, end to end (batch 1), low-light", None, "ms_per_image_lowlight", "{:.1f}"),

@@ -23,8 +23,10 @@ Calibration, per input mode: the residuals of up to ``baseline_images`` training
 (dark-input modes only, :data:`WHITENED_MODES`) and position baseline, the target features of up to
 ``density_images`` its feature density (:class:`~core.model.density.FeatureDensity`), those of up to
 ``image_density_images`` its image density (:class:`~core.model.image_density.ImageDensity`; only the encoder
-runs for both); the image density also takes the map's scores of the held-out good images, then those images and
-synthetic defects set the thresholds (:func:`core.calibration.calibrate_mode`).
+runs for both), and the coarsest target features of the feature density's images its region contrast
+(:class:`~core.model.region_contrast.RegionContrast`). The map of the held-out good images before those two terms
+gives the image density its scores and the region contrast its scale; then those images and synthetic defects set
+the thresholds (:func:`core.calibration.calibrate_mode`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from core.data.io import ImageLoadError, load_image
 from core.data.lowlight import enhance_lowlight, synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.model.decoder import align_to_grid
+from core.model.density import spread
 from core.model.detector import AnomalyDetector
 from core.model.image_density import ImageDensity
 from core.model.loss import reconstruction_loss
@@ -367,15 +370,16 @@ def fit(
         del residuals
         baseline.fit(discrepancy)
         density_views = (_calibration_view(it, mode, cfg, cal_rng) for it in density_items)
-        local, whole = _density_descriptors(detector, density_views, mode, cfg, welllit_mean)
+        local, whole, coarse = _density_descriptors(detector, density_views, mode, cfg, welllit_mean)
         density.fit(local, baseline(discrepancy).mean(1, keepdim=True), seed=cfg.seed)
         del local, discrepancy
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
+        map_scores, map_pixels = _score_views(detector, good, mode, cfg, welllit_mean)  # the map's, before both terms
+        net.region_contrasts[mode.value].fit(coarse, spread(torch.from_numpy(map_pixels)), seed=cfg.seed)
         if ImageDensity.weight_for(len(whole)) > 0:  # else it would not count: left unfitted, saved empty
-            map_scores, _ = _score_views(detector, good, mode, cfg, welllit_mean)  # not fitted yet: the map's
             net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), seed=cfg.seed)
-        del whole
+        del whole, coarse, map_pixels
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
         d_scores, d_maps = _score_views(detector, bad, mode, cfg, welllit_mean) if bad else (None, None)
         masks = np.stack([m for _, m in defects]) if defects else None
@@ -450,17 +454,19 @@ def _calibration_residuals(detector: AnomalyDetector, views, mode: InputMode, cf
 
 @torch.inference_mode()
 def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
-    """What ``mode``'s densities are fitted on, from ``views``, only the encoder running: the feature density's
-    descriptors (n, h, w, C) of the first ``cfg.density_images`` views, the image density's summaries (N, D) of the
-    first ``cfg.image_density_images``."""
+    """What ``mode``'s densities and region contrast are fitted on, from ``views``, only the encoder running: the
+    feature density's descriptors (n, h, w, C) and the coarsest target features (n, C, h', w', half precision) of
+    the first ``cfg.density_images`` views, the image density's summaries (N, D) of the first
+    ``cfg.image_density_images``."""
     density, image_density = detector.net.densities[mode.value], detector.net.image_densities[mode.value]
-    local, whole, seen = [], [], 0
+    local, whole, coarse, seen = [], [], [], 0
     for batch in _view_batches(views, mode, cfg, welllit_mean):
         feats, on_grid = detector.target_features(*batch)
         local.append(density.descriptors(on_grid)[: max(0, cfg.density_images - seen)])
+        coarse.append(feats[-1][: max(0, cfg.density_images - seen)].half())
         whole.append(image_density.summaries(feats)[: max(0, cfg.image_density_images - seen)])
         seen += len(batch[0])
-    return torch.cat(local), torch.cat(whole)
+    return torch.cat(local), torch.cat(whole), torch.cat(coarse)
 
 
 def run_fit(samples: Sequence[Sample], config: TrainConfig | None = None, on_event=None, **kwargs) -> TrainedModel:

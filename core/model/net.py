@@ -11,8 +11,9 @@ Data flow for one image, per encoder scale *i*::
 It also carries, per input mode, the :class:`~core.model.anomaly_map.ResidualWhitening` and the
 :class:`~core.model.anomaly_map.PositionBaseline` of its discrepancy on good images, the
 :class:`~core.model.density.FeatureDensity` of good parts' local features and the
-:class:`~core.model.image_density.ImageDensity` of their whole-image statistics (buffers measured at
-calibration, saved with the weights).
+:class:`~core.model.image_density.ImageDensity` of their whole-image statistics and the
+:class:`~core.model.region_contrast.RegionContrast` of each region against the rest of its part (buffers measured
+at calibration, saved with the weights).
 
 ``forward`` always returns the same :class:`NetOutput`, in training and in evaluation.
 What the reconstructions are compared with depends on the input mode (see :mod:`core.model.detector`).
@@ -33,6 +34,7 @@ from core.model.density import FeatureDensity
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.image_density import ImageDensity
 from core.model.lfe import LowPassFeatureEnhancement
+from core.model.region_contrast import RegionContrast
 from core.types import InputMode
 
 
@@ -93,6 +95,7 @@ class LowLightAnomalyNet(nn.Module):
         self.baselines = nn.ModuleDict({m.value: PositionBaseline(len(config.channels), grid) for m in InputMode})
         self.densities = nn.ModuleDict({m.value: FeatureDensity(config.channels) for m in InputMode})
         self.image_densities = nn.ModuleDict({m.value: ImageDensity() for m in InputMode})
+        self.region_contrasts = nn.ModuleDict({m.value: RegionContrast() for m in InputMode})
 
     def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Enhanced and fused features per scale, and the illumination map."""

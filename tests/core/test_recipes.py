@@ -159,16 +159,17 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
 @pytest.mark.parametrize(
     ("fmt", "lacks"),
     [
-        (2, ("whitening.", "densities.", "image_densities.")),
-        (3, ("densities.", "image_densities.")),
-        (5, ("image_densities.",)),
+        (2, ("whitening.", "densities.", "image_densities.", "region_contrasts.")),
+        (3, ("densities.", "image_densities.", "region_contrasts.")),
+        (5, ("image_densities.", "region_contrasts.")),
+        (7, ("region_contrasts.",)),
     ],
-    ids=["format2", "format3", "format5"],
+    ids=["format2", "format3", "format5", "format7"],
 )
 def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, trained, mtd, fmt, lacks):
-    """Format 2 had no residual whitening, formats 2 and 3 no feature density, formats 2 to 5 no image density;
-    such a model loads with them unfitted (the discrepancy and score its thresholds were calibrated with). A
-    current-format file missing them is refused."""
+    """Format 2 had no residual whitening, formats 2 and 3 no feature density, formats 2 to 5 no image density,
+    formats 2 to 7 no region contrast; such a model loads with them unfitted (the discrepancy, map and score its
+    thresholds were calibrated with). A current-format file missing them is refused."""
     from safetensors.torch import load_file, save_file
 
     from core.fsio import file_sha256
@@ -186,15 +187,18 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
     old = r.load()
     assert all(d.is_fitted == (fmt >= 4) for d in old.net.densities.values() if d is not old.net.densities["paired"])
     assert not any(d.is_fitted for d in old.net.image_densities.values())
+    assert not any(r.is_fitted for r in old.net.region_contrasts.values())
     assert bool(old.net.whitening["lowlight"].fitted) == (fmt >= 3)
     image = load_image(mtd.test[0].path)
     result = Predictor(old).predict(image)
     assert np.isfinite(result.raw_score)
-    if fmt == 5:  # the map's score alone, as that format scored
-        map_only = copy.deepcopy(trained)
-        for density in map_only.net.image_densities.values():
-            density.fitted.fill_(0.0)
-        assert result.raw_score == pytest.approx(Predictor(map_only).predict(image).raw_score, rel=1e-5)
+    if fmt >= 5:  # the map's score alone, and the map without the region contrast, as those formats scored
+        as_then = copy.deepcopy(trained)
+        for term in [*as_then.net.image_densities.values(), *as_then.net.region_contrasts.values()]:
+            term.fitted.fill_(0.0)
+        then = Predictor(as_then).predict(image)
+        assert result.raw_score == pytest.approx(then.raw_score, rel=1e-5)
+        np.testing.assert_allclose(result.anomaly_map, then.anomaly_map, rtol=1e-5, atol=1e-6)
 
 
 def test_foreign_backbone_and_foreign_architecture_are_refused(saved, trained):
