@@ -45,7 +45,7 @@ from core.calibration import PostProcessor, calibrate_mode
 from core.data.datasets import Sample
 from core.data.defects import synthetic_defect
 from core.data.io import ImageLoadError, load_image
-from core.data.lowlight import enhance_lowlight, synthesize_lowlight
+from core.data.lowlight import change_exposure, enhance_lowlight, synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.model.decoder import align_to_grid
 from core.model.density import spread
@@ -378,7 +378,8 @@ def fit(
         map_scores, map_pixels = _score_views(detector, good, mode, cfg, welllit_mean)  # the map's, before both terms
         net.region_contrasts[mode.value].fit(coarse, spread(torch.from_numpy(map_pixels)), seed=cfg.seed)
         if ImageDensity.weight_for(len(whole)) > 0:  # else it would not count: left unfitted, saved empty
-            net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), seed=cfg.seed)
+            exposed = _exposure_summaries(detector, density_items[: len(whole)], mode, cfg, welllit_mean)
+            net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), cfg.seed, exposed)
         del whole, coarse, map_pixels
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
         d_scores, d_maps = _score_views(detector, bad, mode, cfg, welllit_mean) if bad else (None, None)
@@ -467,6 +468,28 @@ def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg:
         whole.append(image_density.summaries(feats)[: max(0, cfg.image_density_images - seen)])
         seen += len(batch[0])
     return torch.cat(local), torch.cat(whole), torch.cat(coarse)
+
+
+@torch.inference_mode()
+def _exposure_summaries(detector: AnomalyDetector, items, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
+    """Per gain of :attr:`ImageDensity.exposure_gains`, the image density's summaries (N, D) of ``items`` as taken
+    with that exposure (their own random stream: the other views stay as they were)."""
+    image_density = detector.net.image_densities[mode.value]
+    rng = np.random.default_rng(cfg.seed + 2)
+    out = []
+    for gain in ImageDensity.exposure_gains:
+        exposed = (_with_exposure(it, gain) for it in items)
+        views = (_calibration_view(it, mode, cfg, rng) for it in exposed)
+        batches = _view_batches(views, mode, cfg, welllit_mean)
+        out.append(torch.cat([image_density.summaries(detector.target_features(*b)[0]) for b in batches]))
+    return out
+
+
+def _with_exposure(item: _Item, gain: float) -> _Item:
+    def exposed(image):
+        return None if image is None else change_exposure(image, gain)
+
+    return replace(item, welllit=exposed(item.welllit), lowlight=exposed(item.lowlight))
 
 
 def run_fit(samples: Sequence[Sample], config: TrainConfig | None = None, on_event=None, **kwargs) -> TrainedModel:

@@ -50,6 +50,12 @@ def linear_to_srgb8(x: np.ndarray) -> np.ndarray:
     return _SRGB8_OF_LINEAR16[(np.clip(x, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)]
 
 
+def change_exposure(image: np.ndarray, gain: float) -> np.ndarray:
+    """uint8 sRGB ``image`` as taken with ``gain`` times the exposure: linear light scaled, clipped where the
+    sensor would saturate."""
+    return linear_to_srgb8(srgb8_to_linear(image) * gain)
+
+
 @dataclass(frozen=True)
 class LowLightParams:
     """What one synthesis applied; kept so a benchmark can say exactly what it tested."""

@@ -36,6 +36,7 @@ weigh nothing.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -121,6 +122,9 @@ class ImageDensity(nn.Module):
     min_fit_images = 360
     #: images fitted on from which the term weighs :attr:`max_weight`
     full_fit_images = 540
+    #: the fit also sees each good image as taken with these exposures (relative): a part is not defective for
+    #: being lit more or less brightly than the training images were
+    exposure_gains = (1.4, 0.7)
 
     def __init__(self) -> None:
         super().__init__()
@@ -170,15 +174,22 @@ class ImageDensity(nn.Module):
         return (d - self.norm[1]) / self.norm[2]
 
     @torch.no_grad()
-    def fit(self, summaries: torch.Tensor, map_scores: torch.Tensor, seed: int = 0) -> None:
+    def fit(
+        self, summaries: torch.Tensor, map_scores: torch.Tensor, seed: int = 0, variants: Sequence[torch.Tensor] = ()
+    ) -> None:
         """``summaries``: (N, C + C*C) of good images (:meth:`summaries`); ``map_scores``: the anomaly map's
-        scores of good images the network did not learn from (the calibration's held-out ones)."""
+        scores of good images the network did not learn from (the calibration's held-out ones); ``variants``: the
+        summaries of the same N images otherwise taken (row i of each is image i; see :attr:`exposure_gains`),
+        fitted on beside the images they vary, never held out."""
         n = len(summaries)
         held = self._held_out(n)
         if n - held < 2 or len(map_scores) < 2:
             raise ValueError("an image density needs at least three good images and two map scores")
+        if any(len(v) != n for v in variants):
+            raise ValueError("each variant needs one row per good image")
         fit_index, held_index = held_out_split(n, self.holdout, torch.Generator().manual_seed(seed))
-        fit_rows, held_out = summaries[fit_index], summaries[held_index]
+        fit_rows = torch.cat([summaries[fit_index], *(v[fit_index] for v in variants)])
+        held_out = summaries[held_index]
         self.projection = principal_directions(fit_rows, RANK)
         mean, precision = shrunk_precision(texture_descriptor(fit_rows, self.projection), self.shrinkage)
         self.mean, self.packed_precision = mean, _pack(precision)

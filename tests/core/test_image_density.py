@@ -119,6 +119,28 @@ def test_image_density_weighs_in_only_with_enough_good_images():
         ImageDensity().fit(few.summaries(_texture(2, rng)), torch.rand(10))
 
 
+def test_variants_of_the_fit_images_widen_what_counts_as_good():
+    """Fitted with each good image also as a variant (here: every channel varying 1.6 times as much, as a
+    brighter exposure makes a texture), a good image so varied is near the good ones; fitted without, it is far.
+    The variants are fitted on, not held out: the z-score is still over the held-out originals. Variants must have
+    one row per image."""
+    rng = torch.Generator().manual_seed(5)
+    good = _texture(300, rng)
+    brighter = [1.6 * f for f in good]
+    plain, widened = ImageDensity(), ImageDensity()
+    maps = torch.rand(20, generator=rng) + 1
+    plain.fit(plain.summaries(good), maps)
+    widened.fit(widened.summaries(good), maps, variants=[widened.summaries(brighter)])
+    probe = _texture(40, rng)
+    bright_probe = widened.summaries([1.6 * f for f in probe])
+    assert float(plain.distance(bright_probe).mean()) > 3
+    assert float(widened.distance(bright_probe).mean()) < 1
+    on_good = widened.distance(widened.summaries(probe))
+    assert abs(float(on_good.mean())) < 0.5  # still a z-score over good images as they were taken
+    with pytest.raises(ValueError, match="one row per good image"):
+        widened.fit(widened.summaries(good), maps, variants=[widened.summaries(brighter)[:-1]])
+
+
 def test_image_density_round_trips_fitted_and_unfitted():
     """Only the upper triangle of the precision is saved, and a fresh density loaded from it scores the same;
     an unfitted one keeps empty buffers (a mode never calibrated costs nothing on disk) and loads as unfitted."""

@@ -147,6 +147,51 @@ def test_inspection_adds_the_region_contrast_to_the_map_and_leaves_the_score(tra
     assert float(z.abs().max()) > 0.5
 
 
+def test_where_the_image_density_counts_it_is_fitted_with_brighter_and_dimmer_exposures(mtd, monkeypatch):
+    """With the image density's thresholds lowered so that 30 good images count, training fits it on each
+    image as taken and at :attr:`ImageDensity.exposure_gains`. Photographed 1.4 times brighter, a good tile then
+    moves less far from the good ones than under the same density fitted on the images as taken only."""
+    from core.data.lowlight import change_exposure
+    from core.model.image_density import ImageDensity
+
+    monkeypatch.setattr(ImageDensity, "min_fit_images", 8)
+    monkeypatch.setattr(ImageDensity, "full_fit_images", 16)
+    fits = []
+    original_fit = ImageDensity.fit
+
+    def recording_fit(self, summaries, map_scores, seed=0, variants=()):
+        fits.append((summaries, map_scores, seed, variants))
+        return original_fit(self, summaries, map_scores, seed, variants)
+
+    monkeypatch.setattr(ImageDensity, "fit", recording_fit)
+    model = run_fit(mtd.train[100:130], preset("tiny", steps=5))
+    assert len(fits) == len(model.post.modes) and model.stats["image_density_weight"]["welllit"] > 0
+    summaries, map_scores, seed, variants = fits[-1]  # the well-lit mode, calibrated last
+    assert len(variants) == len(ImageDensity.exposure_gains) == 2
+    assert all(v.shape == summaries.shape and not torch.allclose(v, summaries) for v in variants)
+
+    as_taken = ImageDensity()
+    original_fit(as_taken, summaries, map_scores, seed)
+    fitted = model.net.image_densities["welllit"]
+    predictor = Predictor(model)
+    tiles = [change_exposure(load_image(s.path), 1.4) for s in mtd.train[200:206]]
+    views = [mode_images(InputMode.WELLLIT, t, None, model.config.image_size, model.welllit_mean) for t in tiles]
+    with torch.inference_mode():
+        feats, _ = predictor.detector.target_features(*view_tensors(views))
+    bright = fitted.summaries(feats)
+    # paired with the same tiles as taken: how much farther the brighter exposure puts them
+    views = [
+        mode_images(InputMode.WELLLIT, load_image(s.path), None, model.config.image_size, model.welllit_mean)
+        for s in mtd.train[200:206]
+    ]
+    with torch.inference_mode():
+        feats, _ = predictor.detector.target_features(*view_tensors(views))
+    plain = fitted.summaries(feats)
+    shift_fitted = fitted.distance(bright) - fitted.distance(plain)
+    shift_as_taken = as_taken.distance(bright) - as_taken.distance(plain)
+    assert bool((shift_fitted < shift_as_taken).all()), (shift_fitted, shift_as_taken)
+
+
 def test_short_training_separates_defective_from_good_tiles(trained, mtd):
     predictor = Predictor(trained)
     samples = _balanced_test(mtd)
