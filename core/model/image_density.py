@@ -14,6 +14,14 @@ held out from the fit. On MTD this told defective from good tiles better than ea
 did (image AUROC 0.948 / 0.970 well-lit / low-light alone, against 0.924 / 0.942, fitted on the same images;
 BENCHMARKS.md, 2026-11-30).
 
+Exposure is not a defect, yet a texture's statistics follow it: brighter, the grain's contrast grows and the
+highlights clip. Fitted on the good images as they were taken, the Gaussian rejected good MTD tiles that were
+simply brighter than any training tile (of the 8 good test tiles scoring highest well-lit, 6 were from one
+session, most of them over-exposed). So the fit also sees each good image as taken with
+:attr:`ImageDensity.exposure_gains` times the exposure (1.4 and 0.7, in linear light, clipped as a sensor
+saturates); the z-score stays over held-out images as taken. Offline on MTD that raised image AUROC (map and term)
+from 0.961 to 0.981 well-lit and from 0.965 to 0.977 in low light (BENCHMARKS.md, 2026-11-30 evening).
+
 The image score is then the map's score times ``exp(weight * sigma * z)`` (smoothly capped at :data:`MAX_FACTOR`):
 in log terms, the map's log-score plus the image term, scaled to the spread ``sigma`` of the map's log-scores over
 the calibration's good images and weighted. So it stays positive and log-normal on good parts, as the threshold expects
