@@ -20,7 +20,9 @@ simply brighter than any training tile (of the 8 good test tiles scoring highest
 session, most of them over-exposed). So the fit also sees each good image as taken with
 :attr:`ImageDensity.exposure_gains` times the exposure (1.4 and 0.7, in linear light, clipped as a sensor
 saturates); the z-score stays over held-out images as taken. Offline on MTD that raised image AUROC (map and term)
-from 0.961 to 0.981 well-lit and from 0.965 to 0.977 in low light (BENCHMARKS.md, 2026-11-30 evening).
+from 0.961 to 0.981 well-lit and from 0.965 to 0.977 in low light, and in the benchmark from 0.959 to 0.975 and
+from 0.9786 to 0.9795 (BENCHMARKS.md, 2026-11-30 evening). It costs two more encoder passes per image at
+calibration, nothing at inspection.
 
 The image score is then the map's score times ``exp(weight * sigma * z)`` (smoothly capped at :data:`MAX_FACTOR`):
 in log terms, the map's log-score plus the image term, scaled to the spread ``sigma`` of the map's log-scores over
