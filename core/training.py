@@ -23,10 +23,10 @@ Calibration, per input mode: the residuals of up to ``baseline_images`` training
 (dark-input modes only, :data:`WHITENED_MODES`) and position baseline, the target features of up to
 ``density_images`` its feature density (:class:`~core.model.density.FeatureDensity`), those of up to
 ``image_density_images`` its image density (:class:`~core.model.image_density.ImageDensity`; only the encoder
-runs for both; the image density also sees those images at other exposures), and the coarsest target features of the feature density's images its region contrast
-(:class:`~core.model.region_contrast.RegionContrast`). The map of the held-out good images before those two terms
-gives the image density its scores and the region contrast its scale; then those images and synthetic defects set
-the thresholds (:func:`core.calibration.calibrate_mode`).
+runs for both; the image density also sees those images at other exposures), and the coarsest target features of
+the feature density's images its region contrast (:class:`~core.model.region_contrast.RegionContrast`). The map
+of the held-out good images before those two terms gives the image density its scores and the region contrast its
+scale; then those images and synthetic defects set the thresholds (:func:`core.calibration.calibrate_mode`).
 """
 
 from __future__ import annotations
