@@ -37,19 +37,21 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
+import cv2
 import numpy as np
 import torch
 
 from core.backbone import FeatureEncoder, shared_encoder
 from core.calibration import PostProcessor, calibrate_mode
 from core.data.datasets import Sample
-from core.data.defects import synthetic_defect
+from core.data.defects import apply_region_swap, region_swap, synthetic_defect
 from core.data.io import ImageLoadError, load_image
 from core.data.lowlight import change_exposure, enhance_lowlight, synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.model.decoder import align_to_grid
-from core.model.density import spread
+from core.model.density import held_out_split, spread
 from core.model.detector import AnomalyDetector
+from core.model.foreign_region import ForeignRegion
 from core.model.image_density import ImageDensity
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
@@ -79,6 +81,7 @@ class TrainConfig:
     baseline_images: int = 128
     density_images: int = 384
     image_density_images: int = 1000
+    swap_images: int = 2400
     calibration_strength: float = 0.7
     false_reject_rate: float = 0.01
     seed: int = 0
@@ -101,8 +104,8 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "default": TrainConfig(),
-    "fast": TrainConfig(steps=250, preset="fast"),
-    "tiny": TrainConfig(image_size=128, steps=40, batch_size=4, preset="tiny"),
+    "fast": TrainConfig(steps=250, swap_images=600, preset="fast"),
+    "tiny": TrainConfig(image_size=128, steps=40, batch_size=4, swap_images=64, preset="tiny"),
 }
 
 
@@ -370,17 +373,24 @@ def fit(
         del residuals
         baseline.fit(discrepancy)
         density_views = (_calibration_view(it, mode, cfg, cal_rng) for it in density_items)
-        local, whole, coarse = _density_descriptors(detector, density_views, mode, cfg, welllit_mean)
+        local, whole, (fine, coarse) = _density_descriptors(detector, density_views, mode, cfg, welllit_mean)
         density.fit(local, baseline(discrepancy).mean(1, keepdim=True), seed=cfg.seed)
         del local, discrepancy
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
         map_scores, map_pixels = _score_views(detector, good, mode, cfg, welllit_mean)  # the map's, before both terms
-        net.region_contrasts[mode.value].fit(coarse, spread(torch.from_numpy(map_pixels)), seed=cfg.seed)
+        map_spread = spread(torch.from_numpy(map_pixels))
+        net.region_contrasts[mode.value].fit(coarse, map_spread, seed=cfg.seed)
         if ImageDensity.weight_for(len(whole)) > 0:  # else it would not count: left unfitted, saved empty
             exposed = _exposure_summaries(detector, density_items[: len(whole)], mode, cfg, welllit_mean)
             net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), cfg.seed, exposed)
-        del whole, coarse, map_pixels
+        del whole, map_pixels
+        if cfg.swap_images > 0 and len(coarse) >= ForeignRegion.min_images:
+            message = f"{mode.value}: learning what a swapped-in region looks like"
+            yield TrainEvent("calibrate", modes.index(mode), len(modes), message=message)
+            items_seen = density_items[: len(coarse)]
+            _fit_foreign_region(detector, items_seen, fine, coarse, mode, cfg, welllit_mean, map_spread, cancel)
+        del fine, coarse
         g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
         d_scores, d_maps = _score_views(detector, bad, mode, cfg, welllit_mean) if bad else (None, None)
         masks = np.stack([m for _, m in defects]) if defects else None
@@ -455,19 +465,21 @@ def _calibration_residuals(detector: AnomalyDetector, views, mode: InputMode, cf
 
 @torch.inference_mode()
 def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
-    """What ``mode``'s densities and region contrast are fitted on, from ``views``, only the encoder running: the
-    feature density's descriptors (n, h, w, C) and the coarsest target features (n, C, h', w', half precision) of
-    the first ``cfg.density_images`` views, the image density's summaries (N, D) of the first
-    ``cfg.image_density_images``."""
+    """What ``mode``'s densities, region contrast and foreign-region head are fitted on, from ``views``, only the
+    encoder running: the feature density's descriptors (n, h, w, C) and the two coarsest target features
+    ((n, C, h, w) each, half precision) of the first ``cfg.density_images`` views, the image density's summaries
+    (N, D) of the first ``cfg.image_density_images``."""
     density, image_density = detector.net.densities[mode.value], detector.net.image_densities[mode.value]
-    local, whole, coarse, seen = [], [], [], 0
+    local, whole, fine, coarse, seen = [], [], [], [], 0
     for batch in _view_batches(views, mode, cfg, welllit_mean):
         feats, on_grid = detector.target_features(*batch)
-        local.append(density.descriptors(on_grid)[: max(0, cfg.density_images - seen)])
-        coarse.append(feats[-1][: max(0, cfg.density_images - seen)].half())
+        keep = max(0, cfg.density_images - seen)
+        local.append(density.descriptors(on_grid)[:keep])
+        fine.append(feats[-2][:keep].half())
+        coarse.append(feats[-1][:keep].half())
         whole.append(image_density.summaries(feats)[: max(0, cfg.image_density_images - seen)])
         seen += len(batch[0])
-    return torch.cat(local), torch.cat(whole), torch.cat(coarse)
+    return torch.cat(local), torch.cat(whole), (torch.cat(fine), torch.cat(coarse))
 
 
 @torch.inference_mode()
@@ -483,6 +495,68 @@ def _exposure_summaries(detector: AnomalyDetector, items, mode: InputMode, cfg: 
         batches = _view_batches(views, mode, cfg, welllit_mean)
         out.append(torch.cat([image_density.summaries(detector.target_features(*b)[0]) for b in batches]))
     return out
+
+
+def _fit_foreign_region(
+    detector: AnomalyDetector,
+    items: Sequence[_Item],
+    fine: torch.Tensor,
+    coarse: torch.Tensor,
+    mode: InputMode,
+    cfg: TrainConfig,
+    welllit_mean: float,
+    map_spread: float,
+    cancel,
+) -> None:
+    """Fit ``mode``'s :class:`~core.model.foreign_region.ForeignRegion` on ``items`` (whose two coarsest target
+    features are ``fine`` and ``coarse``, in order): ``cfg.swap_images`` composites of two of them (never of the
+    images held out to set its z-score) go through the mode's view and the encoder, and the head learns their
+    masks."""
+    foreign = detector.net.foreign_regions[mode.value]
+    fit_index, held_index = held_out_split(len(items), ForeignRegion.holdout, torch.Generator().manual_seed(cfg.seed))
+    with torch.no_grad():
+        foreign.fit_projections(fine[fit_index].float(), coarse[fit_index].float())
+        good = torch.cat([foreign.inputs(pair) for pair in zip(fine[fit_index].split(64), coarse[fit_index].split(64))])
+        held = foreign.inputs((fine[held_index], coarse[held_index]))
+    donors = [items[int(i)] for i in fit_index]
+    rng = np.random.default_rng(cfg.seed + 3)
+    masks: list[np.ndarray] = []
+    grid = tuple(coarse.shape[-2:])
+
+    def composites():
+        for _ in range(cfg.swap_images):
+            a, b = rng.choice(len(donors), 2, replace=False)
+            item, mask = _swapped_item(donors[a], donors[b], rng)
+            masks.append(cv2.resize(mask, grid[::-1], interpolation=cv2.INTER_AREA))
+            yield _calibration_view(item, mode, cfg, rng)
+
+    swapped = []
+    for batch in _view_batches(composites(), mode, cfg, welllit_mean, size=32):
+        _check_cancel(cancel)
+        with torch.inference_mode():
+            swapped.append(foreign.inputs(detector.target_features(*batch)[0]).half())
+    foreign.fit(
+        good.half(),
+        torch.cat(swapped),
+        torch.from_numpy(np.stack(masks)),
+        held,
+        map_spread,
+        seed=cfg.seed,
+        check=lambda: _check_cancel(cancel),
+    )
+
+
+def _swapped_item(item: _Item, donor: _Item, rng: np.random.Generator) -> tuple[_Item, np.ndarray]:
+    """``item`` with one region taken from ``donor`` (the same region in each image the item has), and the
+    donor's share of each pixel (:func:`core.data.defects.region_swap`)."""
+    shape = (item.welllit if item.welllit is not None else item.lowlight).shape
+    swap = region_swap(shape[0], shape[1], rng)
+
+    def swapped(image, other):
+        return None if image is None or other is None else apply_region_swap(image, other, swap)
+
+    welllit, lowlight = swapped(item.welllit, donor.welllit), swapped(item.lowlight, donor.lowlight)
+    return replace(item, welllit=welllit, lowlight=lowlight), swap.mask
 
 
 def _with_exposure(item: _Item, gain: float) -> _Item:

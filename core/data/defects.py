@@ -9,9 +9,16 @@ Two kinds, both seeded and both returning the defect mask:
 
 They are only used to place the default *pixel* threshold and to report an expected detection rate; the image
 threshold comes from good samples alone.
+
+A third kind trains rather than calibrates: :func:`region_swap` and :func:`apply_region_swap` replace a
+quadrilateral region of one good part (a band across it, a band from one side, or a blob) by the same region of
+another good part, level-matched, so every pixel is good and only the region's mismatch with the rest of its part
+is wrong. :class:`~core.model.foreign_region.ForeignRegion` learns to outline such regions.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -80,3 +87,60 @@ def synthetic_defect(image: np.ndarray, seed: int | np.random.Generator | None =
     """One of the two kinds, chosen at random."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return (blotch_defect if rng.random() < 0.6 else cutpaste_defect)(image, rng)
+
+
+@dataclass(frozen=True)
+class RegionSwap:
+    """Where and how :func:`apply_region_swap` replaces a region of a part by the same region of another."""
+
+    mask: np.ndarray  # (h, w) float32 in [0, 1]: the donor's share of each pixel (soft at the edge)
+    flips: tuple[bool, bool]  # donor mirrored left-right, top-bottom
+    gain: float  # the donor's brightness relative to a level-matched one
+
+
+def _swap_outline(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """Corners (4, 2) as (x, y) of one region: a band across the part, a band in from one side, or a blob."""
+    kind = rng.integers(3)
+    if kind == 0:  # a slanted band from top to bottom
+        x0, width = rng.uniform(-0.1, 0.9) * w, rng.uniform(0.15, 0.55) * w
+        y0, y1 = rng.uniform(-0.08, 0.3) * h, rng.uniform(0.66, 1.1) * h
+        d = rng.uniform(-0.1, 0.1, 4) * w
+        corners = [[x0 + d[0], y0], [x0 + width + d[1], y0], [x0 + width + d[2], y1], [x0 + d[3], y1]]
+    elif kind == 1:  # a band in from the top (or, flipped and turned, from any side)
+        depth, skew = rng.uniform(0.15, 0.47) * h, rng.uniform(-0.08, 0.08, 2) * h
+        left, right, top = -0.04 * w, 1.04 * w, -0.04 * h
+        corners = np.asarray([[left, top], [right, top], [right, depth + skew[0]], [left, depth + skew[1]]])
+        if rng.random() < 0.5:
+            corners[:, 1] = h - corners[:, 1]
+        if rng.random() < 0.5:
+            corners = corners[:, ::-1] * [w / h, h / w]
+    else:  # a four-cornered blob
+        centre = rng.uniform(0.23, 0.77, 2) * [w, h]
+        radius = rng.uniform(0.12, 0.35) * min(h, w)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 4))
+        reach = radius * rng.uniform(0.7, 1.3, 4)
+        corners = np.stack([centre[0] + reach * np.cos(angles), centre[1] + reach * np.sin(angles)], 1)
+    return np.asarray(corners, np.float64)
+
+
+def region_swap(h: int, w: int, seed: int | np.random.Generator | None = None) -> RegionSwap:
+    """A random region swap for (h, w) images."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillPoly(mask, [np.round(_swap_outline(h, w, rng)).astype(np.int32)], 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(1.0, 4.0) * min(h, w) / 256)
+    flips = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))
+    return RegionSwap(mask, flips, float(np.exp(rng.normal(0.0, 0.2))))
+
+
+def apply_region_swap(image: np.ndarray, donor: np.ndarray, swap: RegionSwap) -> np.ndarray:
+    """``image`` (uint8, h x w [x 3]) with ``swap.mask``'s region taken from ``donor`` (same size), the donor
+    scaled to the image's mean level times ``swap.gain``."""
+    if image.shape != donor.shape or image.shape[:2] != swap.mask.shape:
+        raise ValueError(f"image {image.shape}, donor {donor.shape} and mask {swap.mask.shape} differ in size")
+    d = donor[:, ::-1] if swap.flips[0] else donor
+    d = d[::-1] if swap.flips[1] else d
+    base, d = image.astype(np.float32), d.astype(np.float32)
+    d = np.clip(d * (base.mean() / max(float(d.mean()), 1e-3) * swap.gain), 0, 255)
+    m = swap.mask if image.ndim == 2 else swap.mask[:, :, None]
+    return np.round(base * (1 - m) + d * m).astype(np.uint8)

@@ -21,8 +21,9 @@ position is predicted from its surroundings by a network that only learnt good p
 map. With a dark input (``PAIRED``, ``LOWLIGHT``) the residual is measured after whitening with its covariance
 on good dark images (:class:`~core.model.anomaly_map.ResidualWhitening`); with ``WELLLIT`` it is the cosine
 distance. Once fitted, the mode's region contrast (:class:`~core.model.region_contrast.RegionContrast`) adds to
-the map where a region of the target differs from the rest of the same part. The image score is the map's before
-that; once the mode's image density is fitted
+the map where a region of the target differs from the rest of the same part, and its foreign-region head
+(:class:`~core.model.foreign_region.ForeignRegion`) where a region looks swapped in from another part. The image
+score is the map's before those two; once the mode's image density is fitted
 (:class:`~core.model.image_density.ImageDensity`), scaled by how far the texture of the whole target
 (the correlations of its feature channels) is from good parts'.
 """
@@ -96,14 +97,15 @@ class AnomalyDetector(nn.Module):
         distance)."""
         recon, targets_on_grid, illumination, target_feats = self._reconstruct(inputs, targets, light)
         if mode is None:
-            baseline = whitening = density = image_density = region = None
+            baseline = whitening = density = image_density = region = foreign = None
         else:
             key = InputMode(mode).value
             baseline, whitening, density = self.net.baselines[key], self.net.whitening[key], self.net.densities[key]
             image_density, region = self.net.image_densities[key], self.net.region_contrasts[key]
+            foreign = self.net.foreign_regions[key]
         amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening, density)
         if region is not None:
-            amap = region.add_to(amap, target_feats[-1])
+            amap = foreign.add_to(region.add_to(amap, target_feats[-1]), target_feats)
         if image_density is not None and image_density.is_fitted:
             score = image_density.combine(score, image_density.summaries(target_feats))
         return DetectorOutput(amap, score, illumination)

@@ -13,7 +13,8 @@ It also carries, per input mode, the :class:`~core.model.anomaly_map.ResidualWhi
 :class:`~core.model.density.FeatureDensity` of good parts' local features and the
 :class:`~core.model.image_density.ImageDensity` of their whole-image statistics and the
 :class:`~core.model.region_contrast.RegionContrast` of each region against the rest of its part (buffers measured
-at calibration, saved with the weights).
+at calibration, saved with the weights), and the :class:`~core.model.foreign_region.ForeignRegion` head trained at
+calibration to outline a region swapped in from another part.
 
 ``forward`` always returns the same :class:`NetOutput`, in training and in evaluation.
 What the reconstructions are compared with depends on the input mode (see :mod:`core.model.detector`).
@@ -31,6 +32,7 @@ from core.model.aff import AdaptiveFeatureFusion
 from core.model.anomaly_map import PositionBaseline, ResidualWhitening
 from core.model.decoder import ContextReconstructionDecoder, align_to_grid
 from core.model.density import FeatureDensity
+from core.model.foreign_region import ForeignRegion
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.image_density import ImageDensity
 from core.model.lfe import LowPassFeatureEnhancement
@@ -96,6 +98,7 @@ class LowLightAnomalyNet(nn.Module):
         self.densities = nn.ModuleDict({m.value: FeatureDensity(config.channels) for m in InputMode})
         self.image_densities = nn.ModuleDict({m.value: ImageDensity() for m in InputMode})
         self.region_contrasts = nn.ModuleDict({m.value: RegionContrast() for m in InputMode})
+        self.foreign_regions = nn.ModuleDict({m.value: ForeignRegion(config.channels) for m in InputMode})
 
     def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Enhanced and fused features per scale, and the illumination map."""

@@ -159,17 +159,19 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
 @pytest.mark.parametrize(
     ("fmt", "lacks"),
     [
-        (2, ("whitening.", "densities.", "image_densities.", "region_contrasts.")),
-        (3, ("densities.", "image_densities.", "region_contrasts.")),
-        (5, ("image_densities.", "region_contrasts.")),
-        (7, ("region_contrasts.",)),
+        (2, ("whitening.", "densities.", "image_densities.", "region_contrasts.", "foreign_regions.")),
+        (3, ("densities.", "image_densities.", "region_contrasts.", "foreign_regions.")),
+        (5, ("image_densities.", "region_contrasts.", "foreign_regions.")),
+        (7, ("region_contrasts.", "foreign_regions.")),
+        (8, ("foreign_regions.",)),
     ],
-    ids=["format2", "format3", "format5", "format7"],
+    ids=["format2", "format3", "format5", "format7", "format8"],
 )
 def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, trained, mtd, fmt, lacks):
     """Format 2 had no residual whitening, formats 2 and 3 no feature density, formats 2 to 5 no image density,
-    formats 2 to 7 no region contrast; such a model loads with them unfitted (the discrepancy, map and score its
-    thresholds were calibrated with). A current-format file missing them is refused."""
+    formats 2 to 7 no region contrast, formats 2 to 8 no foreign-region head; such a model loads with them unfitted
+    (the discrepancy, map and score its thresholds were calibrated with). A current-format file missing them is
+    refused."""
     from safetensors.torch import load_file, save_file
 
     from core.fsio import file_sha256
@@ -186,15 +188,22 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
     (folder / "model.json").write_text(json.dumps({**meta, "format": fmt}))
     old = r.load()
     assert all(d.is_fitted == (fmt >= 4) for d in old.net.densities.values() if d is not old.net.densities["paired"])
-    assert not any(d.is_fitted for d in old.net.image_densities.values())
-    assert not any(r.is_fitted for r in old.net.region_contrasts.values())
+    assert not any(d.is_fitted for d in old.net.image_densities.values())  # 20 images: too few for it to count
+    contrasts = [old.net.region_contrasts[m] for m in ("lowlight", "welllit")]
+    assert all(c.is_fitted == (fmt >= 8) for c in contrasts)
+    assert not any(f.is_fitted for f in old.net.foreign_regions.values())
     assert bool(old.net.whitening["lowlight"].fitted) == (fmt >= 3)
     image = load_image(mtd.test[0].path)
     result = Predictor(old).predict(image)
     assert np.isfinite(result.raw_score)
-    if fmt >= 5:  # the map's score alone, and the map without the region contrast, as those formats scored
+    if fmt >= 5:  # the score and the map without the terms the format lacked, as those formats scored
         as_then = copy.deepcopy(trained)
-        for term in [*as_then.net.image_densities.values(), *as_then.net.region_contrasts.values()]:
+        lacking = {
+            "image_densities.": as_then.net.image_densities,
+            "region_contrasts.": as_then.net.region_contrasts,
+            "foreign_regions.": as_then.net.foreign_regions,
+        }
+        for term in [t for prefix, terms in lacking.items() if prefix in lacks for t in terms.values()]:
             term.fitted.fill_(0.0)
         then = Predictor(as_then).predict(image)
         assert result.raw_score == pytest.approx(then.raw_score, rel=1e-5)

@@ -147,6 +147,45 @@ def test_inspection_adds_the_region_contrast_to_the_map_and_leaves_the_score(tra
     assert float(z.abs().max()) > 0.5
 
 
+@pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
+def test_inspection_adds_the_foreign_region_term_to_the_map_and_leaves_the_score(trained, mtd, mode):
+    """Calibration trains each mode's foreign-region head on swapped-in regions of the training images; at
+    inspection the map gains weight x the map's spread x its z-scores, the score does not."""
+    foreign = trained.net.foreign_regions[mode.value]
+    assert foreign.is_fitted and float(foreign.norm[3]) == foreign.default_weight and float(foreign.norm[2]) > 0
+    image = load_image(next(s.path for s in mtd.test if s.defect_type == "uneven"))
+    if mode == InputMode.LOWLIGHT:
+        image, _ = synthesize_lowlight(image, 0.7, 3)
+    predictor = Predictor(trained)
+    view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
+    without_it = copy.deepcopy(trained)
+    without_it.net.foreign_regions[mode.value].fitted.fill_(0.0)
+    with torch.inference_mode():
+        with_out = predictor.detector(*view, mode)
+        without_out = Predictor(without_it).detector(*view, mode)
+        feats, _ = predictor.detector.target_features(*view)
+        z = torch.nn.functional.interpolate(
+            foreign.zscores(feats), size=with_out.anomaly_map.shape[-2:], mode="bilinear", align_corners=False
+        )
+    torch.testing.assert_close(with_out.score, without_out.score)
+    torch.testing.assert_close(with_out.anomaly_map, without_out.anomaly_map + foreign.norm[3] * foreign.norm[2] * z)
+    assert float(z.abs().max()) > 0.5
+
+
+def test_cancel_while_the_foreign_region_head_learns_stops_within_a_batch(mtd):
+    """The head's stage (hundreds of composites through the encoder, then its own training) checks for Cancel
+    as it goes: set when the stage is announced, the next check raises and no further event arrives."""
+    cancel = threading.Event()
+    gen = fit(mtd.train[:16], preset("tiny", steps=5, swap_images=400), cancel=cancel)
+    seen = []
+    with pytest.raises(TrainingCancelled):
+        for event in gen:
+            seen.append(event)
+            if "swapped-in region" in event.message:
+                cancel.set()
+    assert "swapped-in region" in seen[-1].message
+
+
 def test_where_the_image_density_counts_it_is_fitted_with_brighter_and_dimmer_exposures(mtd, monkeypatch):
     """With the image density's thresholds lowered so that 30 good images count, training fits it on each
     image as taken and at :attr:`ImageDensity.exposure_gains`. Photographed 1.4 times brighter, a good tile then

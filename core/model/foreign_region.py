@@ -1,0 +1,177 @@
+"""Foreign region: a small head that learns, from good parts only, to outline a region that belongs to another part.
+
+The region contrast (:mod:`core.model.region_contrast`) measures how far each region's features are from the rest
+of its part with one fixed distance. MTD's *uneven* tiles show what that misses: a band ground to another finish
+differs from the rest of the tile along a few directions that a Gaussian over all good regions spreads thin, so
+the band still scored only 0.71 pixel AUROC against good tiles with both terms in the map.
+
+:class:`ForeignRegion` learns those directions instead, discriminatively and still without any defective
+example. Training composites are good parts with a quadrilateral region taken from *another* good part
+(:func:`core.data.defects.swap_region`): every pixel of such an image looks like a good part somewhere, and what
+is wrong is that the region does not match the rest of its own part. The encoder's target features of each
+composite (stride 8 projected on :attr:`ForeignRegion.fine_rank` principal directions and pooled to the stride-16
+grid, stride 16 projected on :attr:`ForeignRegion.coarse_rank`), each alongside its difference from the image's
+median, go through four convolutions whose dilations (1, 2, 4) reach about the whole part at 256 pixels. The head
+is trained with a per-position binary cross-entropy against the composite's mask, untouched good parts counting
+as all-negative. Its logit, as a z-score over good images held out from its training, is added to the map scaled
+to the spread of the map's pixels on good images (as the region contrast is); the image score is unchanged.
+
+Composites must be real images: mixing two parts' *features* under a mask trained a head that found nothing
+(0.55 pixel AUROC alone, offline), as the encoder's response at a real seam is what makes a swapped region
+findable. In the benchmark (BENCHMARKS.md, 2026-11-30 night) it raised pixel AUROC on MTD (see there for the
+figures); offline, a 32-pixel stride-8 grid, a wider head (64, 96 channels) and an added dilation of 8 found no
+more, and a weight of 2 found more uneven bands but fewer blowholes.
+
+It is 55 425 weights and two projections per mode (0.2 MB); nothing is stored per good image. Until
+fitted it adds nothing, so models saved before it keep their maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.model.density import size_buffers_as_saved, spread
+from core.model.image_density import channel_moments, principal_directions
+
+
+class ForeignRegion(nn.Module):
+    """Per-position logit that a region of the part comes from another part, trained on swapped good parts."""
+
+    #: principal directions kept of the coarsest (stride 16) and the next (stride 8) features
+    coarse_rank = 48
+    fine_rank = 16
+    #: the head's width
+    width = 32
+    #: passes over the composites and good images, images per step, peak learning rate
+    epochs = 10
+    batch_size = 32
+    lr = 1e-3
+    #: the term's weight in the map, in units of the map's spread on good images
+    default_weight = 1.0
+    #: the share of the good images held out from its training to set the z-score
+    holdout = 0.2
+    #: the fewest good images it is fitted with (three to train on, one held out)
+    min_images = 4
+
+    def __init__(self, channels: Sequence[int]) -> None:
+        super().__init__()
+        fine, coarse = min(self.fine_rank, channels[-2]), min(self.coarse_rank, channels[-1])
+        width = self.width
+        self.head = nn.Sequential(
+            nn.Conv2d(2 * (fine + coarse), width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=4, dilation=4),
+            nn.ReLU(),
+            nn.Conv2d(width, 1, 1),
+        )
+        self.register_buffer("fitted", torch.zeros(()))
+        # empty until fitted; sized on fit and on load
+        self.register_buffer("fine_projection", torch.zeros(0, 0))  # (C8, k8)
+        self.register_buffer("fine_centre", torch.zeros(0))  # (C8,)
+        self.register_buffer("coarse_projection", torch.zeros(0, 0))  # (C16, k16)
+        self.register_buffer("coarse_centre", torch.zeros(0))  # (C16,)
+        self.register_buffer("scale", torch.zeros(0))  # (2 * (k8 + k16),) each input channel's spread
+        # map term = norm[3] * norm[2] * (logit - norm[0]) / norm[1]
+        self.register_buffer("norm", torch.tensor([0.0, 1.0, 1.0, 0.0]))
+
+    @property
+    def is_fitted(self) -> bool:
+        return bool(self.fitted)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        names = ("fine_projection", "fine_centre", "coarse_projection", "coarse_centre", "scale")
+        size_buffers_as_saved(self, state_dict, prefix, names)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def fit_projections(self, fine: torch.Tensor, coarse: torch.Tensor) -> None:
+        """Principal directions and centres from good images' (N, C, h, w) stride-8 and stride-16 features."""
+        for name, feats, rank in (("fine", fine, self.fine_rank), ("coarse", coarse, self.coarse_rank)):
+            moments = torch.cat([channel_moments(chunk) for chunk in feats.split(64)])
+            setattr(self, f"{name}_projection", principal_directions(moments, rank))
+            setattr(self, f"{name}_centre", moments[:, : feats.shape[1]].mean(0))
+        self.scale = torch.ones(2 * (self.fine_projection.shape[1] + self.coarse_projection.shape[1]))
+
+    def inputs(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Encoder target features (shallow first) -> the head's (B, 2(k8 + k16), h, w) input on the coarsest
+        grid: both projections and their differences from the image's median, each channel scaled."""
+        fine, coarse = feats[-2].float(), feats[-1].float()
+        x8 = torch.einsum("bchw,ck->bkhw", fine - self.fine_centre.view(1, -1, 1, 1), self.fine_projection)
+        x16 = torch.einsum("bchw,ck->bkhw", coarse - self.coarse_centre.view(1, -1, 1, 1), self.coarse_projection)
+        x = torch.cat([F.adaptive_avg_pool2d(x8, x16.shape[-2:]), x16], 1)
+        x = torch.cat([x, x - x.flatten(2).median(2).values[:, :, None, None]], 1)
+        return x / self.scale.view(1, -1, 1, 1)
+
+    def zscores(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        """(B, 1, h, w) the head's logit as a z-score over held-out good images."""
+        return (self.head(self.inputs(feats)) - self.norm[0]) / self.norm[1]
+
+    def add_to(self, anomaly_map: torch.Tensor, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The (B, 1, H, W) map with the term added (unchanged until fitted, or with weight 0)."""
+        if not self.is_fitted or float(self.norm[3]) == 0:
+            return anomaly_map
+        z = F.interpolate(self.zscores(feats), size=anomaly_map.shape[-2:], mode="bilinear", align_corners=False)
+        return anomaly_map + self.norm[3] * self.norm[2] * z
+
+    def fit(
+        self,
+        good: torch.Tensor,
+        swapped: torch.Tensor,
+        masks: torch.Tensor,
+        held: torch.Tensor,
+        map_spread: float,
+        seed: int = 0,
+        weight: float | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> None:
+        """Train the head. ``good``: :meth:`inputs` of good images (N, D, h, w), before scaling (see
+        :meth:`fit_projections`; half precision is fine); ``swapped``, ``masks``: those of composites and the
+        share of each of their cells that was swapped in (M, h, w); ``held``: good images kept out of it, which
+        set the z-score; ``map_spread``: the standard deviation of the map's pixels over good images the network
+        did not learn from. ``check`` is called between steps (it may raise to stop)."""
+        if len(good) < self.min_images - 1 or len(held) < 1:
+            raise ValueError(f"a foreign-region head needs at least {self.min_images} good images")
+        if len(swapped) != len(masks):
+            raise ValueError(f"{len(swapped)} composites but {len(masks)} masks")
+        generator = torch.Generator().manual_seed(seed)
+        rows = torch.cat([good, swapped])
+        scale = torch.stack([chunk.float().pow(2).mean((0, 2, 3)) for chunk in rows.split(256)]).mean(0).sqrt()
+        self.scale = scale.clamp_min(1e-6)
+        targets = torch.cat([torch.zeros(len(good), *masks.shape[1:]), masks.float()]).unsqueeze(1)
+        for layer in self.head:
+            if isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_uniform_(layer.weight, a=5**0.5, generator=generator)
+                nn.init.zeros_(layer.bias)
+        batch = min(self.batch_size, len(rows))
+        steps_per_epoch = len(rows) // batch
+        optim = torch.optim.AdamW(self.head.parameters(), lr=self.lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=self.lr, total_steps=self.epochs * steps_per_epoch)
+        self.head.train()
+        with torch.enable_grad(), torch.inference_mode(False):
+            for _ in range(self.epochs):
+                order = torch.randperm(len(rows), generator=generator)
+                for step in range(steps_per_epoch):
+                    if check is not None:
+                        check()
+                    pick = order[step * batch : (step + 1) * batch]
+                    x, y = rows[pick].float() / self.scale.view(1, -1, 1, 1), targets[pick]
+                    flip = torch.rand(2, generator=generator) < 0.5
+                    dims = [d for d, f in zip((3, 2), flip) if f]
+                    if dims:
+                        x, y = x.flip(dims), y.flip(dims)
+                    loss = F.binary_cross_entropy_with_logits(self.head(x), y)
+                    optim.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optim.step()
+                    sched.step()
+        self.head.eval()
+        with torch.no_grad():
+            logits = torch.cat([self.head(chunk.float() / self.scale.view(1, -1, 1, 1)) for chunk in held.split(64)])
+        w = self.default_weight if weight is None else weight
+        self.norm.copy_(torch.tensor([float(logits.mean()), spread(logits), max(float(map_spread), 1e-6), w]))
+        self.fitted.fill_(1.0)
