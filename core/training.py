@@ -185,6 +185,14 @@ def _load_items(samples: Sequence[Sample], size: int, lowlight_only: bool) -> tu
     return items, problems
 
 
+def _checked(views, cancel: threading.Event | Callable[[], bool] | None):
+    """``views`` one by one, checking for Cancel before each: a calibration stage runs the encoder on hundreds of
+    images, tens of seconds on a 2-core PC."""
+    for view in views:
+        _check_cancel(cancel)
+        yield view
+
+
 def _check_cancel(cancel: threading.Event | Callable[[], bool] | None) -> None:
     if cancel is None:
         return
@@ -365,24 +373,25 @@ def fit(
     for mode in modes:
         _check_cancel(cancel)
         base_views = [_calibration_view(it, mode, cfg, cal_rng) for it in base_items]
-        residuals = _calibration_residuals(detector, base_views, mode, cfg, welllit_mean)
+        residuals = _calibration_residuals(detector, _checked(base_views, cancel), mode, cfg, welllit_mean)
         whitening, baseline, density = (net.whitening[mode.value], net.baselines[mode.value], net.densities[mode.value])
         if mode in WHITENED_MODES:
             whitening.fit(residuals)
         discrepancy = whitening(residuals)
         del residuals
         baseline.fit(discrepancy)
-        density_views = (_calibration_view(it, mode, cfg, cal_rng) for it in density_items)
+        density_views = _checked((_calibration_view(it, mode, cfg, cal_rng) for it in density_items), cancel)
         local, whole, (fine, coarse) = _density_descriptors(detector, density_views, mode, cfg, welllit_mean)
         density.fit(local, baseline(discrepancy).mean(1, keepdim=True), seed=cfg.seed)
         del local, discrepancy
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
-        map_scores, map_pixels = _score_views(detector, good, mode, cfg, welllit_mean)  # the map's, before both terms
+        # the map's, before both terms
+        map_scores, map_pixels = _score_views(detector, _checked(good, cancel), mode, cfg, welllit_mean)
         map_spread = spread(torch.from_numpy(map_pixels))
         net.region_contrasts[mode.value].fit(coarse, map_spread, seed=cfg.seed)
         if ImageDensity.weight_for(len(whole)) > 0:  # else it would not count: left unfitted, saved empty
-            exposed = _exposure_summaries(detector, density_items[: len(whole)], mode, cfg, welllit_mean)
+            exposed = _exposure_summaries(detector, density_items[: len(whole)], mode, cfg, welllit_mean, cancel)
             net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), cfg.seed, exposed)
         del whole, map_pixels
         if cfg.swap_images > 0 and len(coarse) >= ForeignRegion.min_images:
@@ -391,8 +400,10 @@ def fit(
             items_seen = density_items[: len(coarse)]
             _fit_foreign_region(detector, items_seen, fine, coarse, mode, cfg, welllit_mean, map_spread, cancel)
         del fine, coarse
-        g_scores, g_maps = _score_views(detector, good, mode, cfg, welllit_mean)
-        d_scores, d_maps = _score_views(detector, bad, mode, cfg, welllit_mean) if bad else (None, None)
+        g_scores, g_maps = _score_views(detector, _checked(good, cancel), mode, cfg, welllit_mean)
+        d_scores, d_maps = (
+            _score_views(detector, _checked(bad, cancel), mode, cfg, welllit_mean) if bad else (None, None)
+        )
         masks = np.stack([m for _, m in defects]) if defects else None
         post.modes[mode.value] = calibrate_mode(g_scores, g_maps, d_scores, d_maps, masks, cfg.false_reject_rate)
         yield TrainEvent("calibrate", modes.index(mode) + 1, len(modes), message=f"calibrated {mode.value}")
@@ -483,14 +494,16 @@ def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg:
 
 
 @torch.inference_mode()
-def _exposure_summaries(detector: AnomalyDetector, items, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
+def _exposure_summaries(
+    detector: AnomalyDetector, items, mode: InputMode, cfg: TrainConfig, welllit_mean: float, cancel=None
+):
     """Per gain of :attr:`ImageDensity.exposure_gains`, the image density's summaries (N, D) of ``items`` as taken
     with that exposure (their own random stream: the other views stay as they were)."""
     image_density = detector.net.image_densities[mode.value]
     rng = np.random.default_rng(cfg.seed + 2)
     out = []
     for gain in ImageDensity.exposure_gains:
-        exposed = (_with_exposure(it, gain) for it in items)
+        exposed = (_with_exposure(it, gain) for it in _checked(items, cancel))
         views = (_calibration_view(it, mode, cfg, rng) for it in exposed)
         batches = _view_batches(views, mode, cfg, welllit_mean)
         out.append(torch.cat([image_density.summaries(detector.target_features(*b)[0]) for b in batches]))

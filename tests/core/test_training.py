@@ -172,6 +172,26 @@ def test_inspection_adds_the_foreign_region_term_to_the_map_and_leaves_the_score
     assert float(z.abs().max()) > 0.5
 
 
+def test_cancel_during_calibration_stops_within_the_stage_not_at_the_next_mode(mtd):
+    """Each calibration stage checks for Cancel before every image: a cancel that comes a few images into the
+    first mode's calibration stops it there, before that mode is calibrated (not at the start of the next mode,
+    which on a 2-core PC was up to a minute later)."""
+    calls = {"after": 0, "calibrating": False}
+
+    def cancel():
+        if calls["calibrating"]:
+            calls["after"] += 1
+        return calls["after"] > 5
+
+    gen = fit(mtd.train[:16], preset("tiny", steps=5, swap_images=0), cancel=cancel)
+    seen = []
+    with pytest.raises(TrainingCancelled):
+        for event in gen:
+            seen.append(event)
+            calls["calibrating"] = calls["calibrating"] or event.stage == "calibrate"
+    assert [e.stage for e in seen][-1] == "calibrate" and not any(e.message.startswith("calibrated") for e in seen)
+
+
 def test_cancel_while_the_foreign_region_head_learns_stops_within_a_batch(mtd):
     """The head's stage (hundreds of composites through the encoder, then its own training) checks for Cancel
     as it goes: set when the stage is announced, the next check raises and no further event arrives."""
