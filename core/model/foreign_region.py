@@ -1,26 +1,29 @@
 """Foreign region: a small head that learns, from good parts only, to outline a region that belongs to another part.
 
-The region contrast (:mod:`core.model.region_contrast`) measures how far each region's features are from the rest
-of its part with one fixed distance. MTD's *uneven* tiles show what that misses: a band ground to another finish
-differs from the rest of the tile along a few directions that a Gaussian over all good regions spreads thin, so
-the band still scored only 0.71 pixel AUROC against good tiles with both terms in the map.
+The region contrast (:mod:`core.model.region_contrast`) measures how far each region's features are from the rest of
+its part with one fixed distance, which weighs every direction of the features by how much it varies over good
+regions, whether or not a region of another finish differs along it. With it in the map, MTD's *uneven* bands (a
+band ground to another finish) still scored only 0.71 pixel AUROC against good tiles' pixels.
 
-:class:`ForeignRegion` learns those directions instead, discriminatively and still without any defective
-example. Training composites are good parts with a quadrilateral region taken from *another* good part
-(:func:`core.data.defects.swap_region`): every pixel of such an image looks like a good part somewhere, and what
+:class:`ForeignRegion` learns what tells such a region apart instead, discriminatively and still without any
+defective example. Training composites are good parts with a quadrilateral region taken from *another* good part
+(:func:`core.data.defects.region_swap`): every pixel of such an image looks like a good part somewhere, and what
 is wrong is that the region does not match the rest of its own part. The encoder's target features of each
 composite (stride 8 projected on :attr:`ForeignRegion.fine_rank` principal directions and pooled to the stride-16
 grid, stride 16 projected on :attr:`ForeignRegion.coarse_rank`), each alongside its difference from the image's
-median, go through four convolutions whose dilations (1, 2, 4) reach about the whole part at 256 pixels. The head
+median, go through three 3 x 3 convolutions of dilations 1, 2 and 4 (together 15 cells: about the whole part at
+256 pixels) and a 1 x 1 one. The head
 is trained with a per-position binary cross-entropy against the composite's mask, untouched good parts counting
 as all-negative. Its logit, as a z-score over good images held out from its training, is added to the map scaled
 to the spread of the map's pixels on good images (as the region contrast is); the image score is unchanged.
 
-Composites must be real images: mixing two parts' *features* under a mask trained a head that found nothing
-(0.55 pixel AUROC alone, offline), as the encoder's response at a real seam is what makes a swapped region
-findable. In the benchmark (BENCHMARKS.md, 2026-11-30 night) it raised pixel AUROC on MTD (see there for the
-figures); offline, a 32-pixel stride-8 grid, a wider head (64, 96 channels) and an added dilation of 8 found no
-more, and a weight of 2 found more uneven bands but fewer blowholes.
+Composites must be real images: mixing two parts' *features* under a mask trained a head that found little (0.41 to
+0.58 pixel AUROC alone, offline, against 0.79 from composite images), presumably because the encoder's response at a
+real seam and across a real region is not a mix of two parts' features. In the benchmark (BENCHMARKS.md, 2026-11-30
+night) it raised MTD's pixel AUROC from 0.751 to 0.820 well-lit and from 0.751 to 0.795 in low light (AUPRO 0.650 ->
+0.671 and 0.603 -> 0.598); offline, a 32 x 32 grid, a wider head (64, 96 channels) and a further dilation of 8 found
+no more, and a weight of 2 found more uneven bands but fewer blowholes. On the fast preset's 90 images of one
+acquisition session it gained nothing.
 
 It is 55 425 weights and two projections per mode (0.2 MB); nothing is stored per good image. Until
 fitted it adds nothing, so models saved before it keep their maps.
