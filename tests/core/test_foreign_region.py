@@ -20,11 +20,16 @@ def _features(n: int, generator: torch.Generator, grid: int = 8) -> list[torch.T
     return [torch.randn(n, c, grid * s, grid * s, generator=generator) for c, s in zip(CHANNELS, (4, 2, 1))]
 
 
-def _fitted(generator: torch.Generator, weight: float | None = None) -> ForeignRegion:
+def _projected(n: int, generator: torch.Generator) -> tuple[ForeignRegion, torch.Tensor]:
+    """A head with its projections fitted on ``n`` images, and its input for them."""
     head = ForeignRegion(CHANNELS)
-    good = _features(24, generator)
+    good = _features(n, generator)
     head.fit_projections(good[1], good[2])
-    rows = head.inputs(good)
+    return head, head.inputs(good)
+
+
+def _fitted(generator: torch.Generator, weight: float | None = None) -> ForeignRegion:
+    head, rows = _projected(24, generator)
     swapped = head.inputs(_features(16, generator))
     masks = (torch.rand(16, 8, 8, generator=generator) > 0.5).float()
     head.fit(rows[:20], swapped, masks, rows[20:], map_spread=0.5, weight=weight)
@@ -62,11 +67,7 @@ def test_a_swap_refuses_images_of_other_sizes():
 
 
 def test_the_heads_input_is_both_projections_and_their_contrast_on_the_coarsest_grid():
-    rng = torch.Generator().manual_seed(0)
-    head = ForeignRegion(CHANNELS)
-    good = _features(6, rng)
-    head.fit_projections(good[1], good[2])
-    x = head.inputs(good)
+    _, x = _projected(6, torch.Generator().manual_seed(0))
     assert x.shape == (6, 2 * (16 + 48), 8, 8)
     # the second half is the first minus each image's median over its positions
     first, contrast = x[:, :64], x[:, 64:]
@@ -106,11 +107,7 @@ def test_the_head_round_trips_fitted_and_unfitted_and_trains_reproducibly():
 
 
 def test_too_few_images_or_unmatched_masks_are_refused():
-    rng = torch.Generator().manual_seed(3)
-    head = ForeignRegion(CHANNELS)
-    good = _features(4, rng)
-    head.fit_projections(good[1], good[2])
-    x = head.inputs(good)
+    head, x = _projected(4, torch.Generator().manual_seed(3))
     with pytest.raises(ValueError, match="at least 4"):
         head.fit(x[:2], x, torch.zeros(4, 8, 8), x[2:], map_spread=1.0)
     with pytest.raises(ValueError, match="4 composites but 3 masks"):

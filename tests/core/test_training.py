@@ -122,53 +122,37 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     assert z != pytest.approx(0.0, abs=0.05) and with_it.raw_score != pytest.approx(without.raw_score, rel=1e-3)
 
 
+# each map-only term: its modules on the network, and its z-scores from the target features
+MAP_TERMS = {
+    "region_contrasts": lambda term, feats: term.zscores(feats[-1]),
+    "foreign_regions": lambda term, feats: term.zscores(feats),
+}
+
+
 @pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
-def test_inspection_adds_the_region_contrast_to_the_map_and_leaves_the_score(trained, mtd, mode):
-    """Calibration fits each mode's region contrast (on the training images, scaled to the spread of the held-out
-    good images' maps); at inspection the map gains weight x that spread x its z-scores, the score does not."""
-    region = trained.net.region_contrasts[mode.value]
-    assert region.is_fitted and float(region.norm[3]) == region.default_weight and float(region.norm[2]) > 0
+@pytest.mark.parametrize("kind", sorted(MAP_TERMS))
+def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, mtd, kind, mode):
+    """Calibration fits each mode's region contrast (on the training images) and trains its foreign-region head
+    (on swapped-in regions of them), each scaled to the spread of the held-out good images' maps; at inspection
+    the map gains weight x that spread x the term's z-scores, the score does not."""
+    term = getattr(trained.net, kind)[mode.value]
+    assert term.is_fitted and float(term.norm[3]) == term.default_weight and float(term.norm[2]) > 0
     image = load_image(next(s.path for s in mtd.test if s.defect_type == "uneven"))
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
     predictor = Predictor(trained)
     view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
     without_it = copy.deepcopy(trained)
-    without_it.net.region_contrasts[mode.value].fitted.fill_(0.0)
+    getattr(without_it.net, kind)[mode.value].fitted.fill_(0.0)
     with torch.inference_mode():
         with_out = predictor.detector(*view, mode)
         without_out = Predictor(without_it).detector(*view, mode)
         feats, _ = predictor.detector.target_features(*view)
         z = torch.nn.functional.interpolate(
-            region.zscores(feats[-1]), size=with_out.anomaly_map.shape[-2:], mode="bilinear", align_corners=False
+            MAP_TERMS[kind](term, feats), size=with_out.anomaly_map.shape[-2:], mode="bilinear", align_corners=False
         )
     torch.testing.assert_close(with_out.score, without_out.score)
-    torch.testing.assert_close(with_out.anomaly_map, without_out.anomaly_map + region.norm[3] * region.norm[2] * z)
-    assert float(z.abs().max()) > 0.5
-
-
-@pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
-def test_inspection_adds_the_foreign_region_term_to_the_map_and_leaves_the_score(trained, mtd, mode):
-    """Calibration trains each mode's foreign-region head on swapped-in regions of the training images; at
-    inspection the map gains weight x the map's spread x its z-scores, the score does not."""
-    foreign = trained.net.foreign_regions[mode.value]
-    assert foreign.is_fitted and float(foreign.norm[3]) == foreign.default_weight and float(foreign.norm[2]) > 0
-    image = load_image(next(s.path for s in mtd.test if s.defect_type == "uneven"))
-    if mode == InputMode.LOWLIGHT:
-        image, _ = synthesize_lowlight(image, 0.7, 3)
-    predictor = Predictor(trained)
-    view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
-    without_it = copy.deepcopy(trained)
-    without_it.net.foreign_regions[mode.value].fitted.fill_(0.0)
-    with torch.inference_mode():
-        with_out = predictor.detector(*view, mode)
-        without_out = Predictor(without_it).detector(*view, mode)
-        feats, _ = predictor.detector.target_features(*view)
-        z = torch.nn.functional.interpolate(
-            foreign.zscores(feats), size=with_out.anomaly_map.shape[-2:], mode="bilinear", align_corners=False
-        )
-    torch.testing.assert_close(with_out.score, without_out.score)
-    torch.testing.assert_close(with_out.anomaly_map, without_out.anomaly_map + foreign.norm[3] * foreign.norm[2] * z)
+    torch.testing.assert_close(with_out.anomaly_map, without_out.anomaly_map + term.norm[3] * term.norm[2] * z)
     assert float(z.abs().max()) > 0.5
 
 
