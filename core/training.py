@@ -25,8 +25,11 @@ Calibration, per input mode: the residuals of up to ``baseline_images`` training
 ``image_density_images`` its image density (:class:`~core.model.image_density.ImageDensity`; only the encoder
 runs for both; the image density also sees those images at other exposures), and the coarsest target features of
 the feature density's images its region contrast (:class:`~core.model.region_contrast.RegionContrast`). The map
-of the held-out good images before those two terms gives the image density its scores and the region contrast its
-scale; then those images and synthetic defects set the thresholds (:func:`core.calibration.calibrate_mode`).
+of the held-out good images before those terms gives the image density its scores and the region contrast its
+scale. Then ``swap_images`` composites of the feature density's images, each with a region swapped in from another
+(:func:`core.data.defects.region_swap`), train the mode's foreign-region head
+(:class:`~core.model.foreign_region.ForeignRegion`, the same scale). Last, the held-out images and synthetic
+defects set the thresholds (:func:`core.calibration.calibrate_mode`). Every stage checks for Cancel as it goes.
 """
 
 from __future__ import annotations
@@ -386,7 +389,7 @@ def fit(
         del local, discrepancy
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
         bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
-        # the map's, before both terms
+        # the map's, before the terms fitted below
         map_scores, map_pixels = _score_views(detector, _checked(good, cancel), mode, cfg, welllit_mean)
         map_spread = spread(torch.from_numpy(map_pixels))
         net.region_contrasts[mode.value].fit(coarse, map_spread, seed=cfg.seed)
