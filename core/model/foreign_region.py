@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.model.density import size_buffers_as_saved, spread
-from core.model.image_density import channel_moments, principal_directions
+from core.model.image_density import minus_image_median, principal_basis, project
 
 
 class ForeignRegion(nn.Module):
@@ -94,20 +94,17 @@ class ForeignRegion(nn.Module):
 
     def fit_projections(self, fine: torch.Tensor, coarse: torch.Tensor) -> None:
         """Principal directions and centres from good images' (N, C, h, w) stride-8 and stride-16 features."""
-        for name, feats, rank in (("fine", fine, self.fine_rank), ("coarse", coarse, self.coarse_rank)):
-            moments = torch.cat([channel_moments(chunk) for chunk in feats.split(64)])
-            setattr(self, f"{name}_projection", principal_directions(moments, rank))
-            setattr(self, f"{name}_centre", moments[:, : feats.shape[1]].mean(0))
+        self.fine_projection, self.fine_centre = principal_basis(fine, self.fine_rank)
+        self.coarse_projection, self.coarse_centre = principal_basis(coarse, self.coarse_rank)
         self.scale = torch.ones(2 * (self.fine_projection.shape[1] + self.coarse_projection.shape[1]))
 
     def inputs(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         """Encoder target features (shallow first) -> the head's (B, 2(k8 + k16), h, w) input on the coarsest
         grid: both projections and their differences from the image's median, each channel scaled."""
-        fine, coarse = feats[-2].float(), feats[-1].float()
-        x8 = torch.einsum("bchw,ck->bkhw", fine - self.fine_centre.view(1, -1, 1, 1), self.fine_projection)
-        x16 = torch.einsum("bchw,ck->bkhw", coarse - self.coarse_centre.view(1, -1, 1, 1), self.coarse_projection)
+        x8 = project(feats[-2], self.fine_projection, self.fine_centre)
+        x16 = project(feats[-1], self.coarse_projection, self.coarse_centre)
         x = torch.cat([F.adaptive_avg_pool2d(x8, x16.shape[-2:]), x16], 1)
-        x = torch.cat([x, x - x.flatten(2).median(2).values[:, :, None, None]], 1)
+        x = torch.cat([x, minus_image_median(x)], 1)
         return x / self.scale.view(1, -1, 1, 1)
 
     def zscores(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:

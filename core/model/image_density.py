@@ -107,6 +107,23 @@ def principal_directions(moments: torch.Tensor, rank: int) -> torch.Tensor:
     return vectors[:, -min(rank, len(pooled)) :].flip(1).float()
 
 
+def principal_basis(features: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(C, k) :func:`principal_directions` and (C,) mean of (N, C, h, w) feature maps over all their positions
+    (computed 64 images at a time)."""
+    moments = torch.cat([channel_moments(chunk) for chunk in features.float().split(64)])
+    return principal_directions(moments, rank), moments[:, : features.shape[1]].mean(0)
+
+
+def project(features: torch.Tensor, projection: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) feature maps -> (B, k, h, w) on the directions ``projection`` (C, k), about ``centre`` (C,)."""
+    return torch.einsum("bchw,ck->bkhw", features.float() - centre.view(1, -1, 1, 1), projection)
+
+
+def minus_image_median(x: torch.Tensor) -> torch.Tensor:
+    """(B, k, h, w) maps less each image's median of each channel over its positions."""
+    return x - x.flatten(2).median(2).values[:, :, None, None]
+
+
 def _pack(m: torch.Tensor) -> torch.Tensor:
     rows, cols = torch.triu_indices(len(m), len(m))
     return m[rows, cols]

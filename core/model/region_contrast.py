@@ -41,7 +41,7 @@ from core.model.density import (
     size_buffers_as_saved,
     spread,
 )
-from core.model.image_density import RANK, channel_moments, principal_directions
+from core.model.image_density import RANK, minus_image_median, principal_basis, project
 
 
 class RegionContrast(nn.Module):
@@ -80,10 +80,10 @@ class RegionContrast(nn.Module):
     def contrast(self, features: torch.Tensor, projection: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
         """(B, C, h, w) coarsest features -> (B, k, h, w): each window's projected features minus the image's
         median over its windows."""
-        y = torch.einsum("bchw,ck->bkhw", features.float() - centre.view(1, -1, 1, 1), projection)
         w = self.window
-        y = F.avg_pool2d(y, w, 1, w // 2, count_include_pad=False)
-        return y - y.flatten(2).median(2).values[:, :, None, None]
+        return minus_image_median(
+            F.avg_pool2d(project(features, projection, centre), w, 1, w // 2, count_include_pad=False)
+        )
 
     def _distance(self, contrast: torch.Tensor) -> torch.Tensor:
         """(B, k, h, w) -> (B, h, w) Mahalanobis length after the position mean."""
@@ -116,9 +116,7 @@ class RegionContrast(nn.Module):
         if len(fit_index) < 2:
             raise ValueError("a region contrast needs at least three good images")
         fit_rows = features[fit_index].float()
-        moments = torch.cat([channel_moments(chunk) for chunk in fit_rows.split(64)])
-        projection = principal_directions(moments, RANK)
-        centre = moments[:, : features.shape[1]].mean(0)
+        projection, centre = principal_basis(fit_rows, RANK)
         contrast = torch.cat([self.contrast(chunk, projection, centre) for chunk in fit_rows.split(64)])
         position_mean = contrast.mean(0)
         mean, precision = shrunk_precision((contrast - position_mean).permute(0, 2, 3, 1).flatten(0, 2), self.shrinkage)
