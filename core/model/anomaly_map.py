@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.model.density import FeatureDensity, mahalanobis_sq, shrunk_precision
+from core.model.density import FeatureDensity, mahalanobis_sq, shrunk_precision, spread
 
 
 def gaussian_kernel1d(sigma: float) -> torch.Tensor:
@@ -117,6 +117,46 @@ class ResidualWhitening(nn.Module):
             mean, precision = self._stats(i)
             out.append(mahalanobis_sq(e.permute(0, 2, 3, 1), mean, precision))
         return torch.stack(out, 1)
+
+
+class MapTerm(nn.Module):
+    """A term fitted on good parts and added to the anomaly map, not to the score: a subclass's raw per-position
+    value (:meth:`raw`) as a z-score over good images held out from its fit, scaled to the spread of the map's
+    pixels on good images and weighted. Until a fit ends with :meth:`_set_scale` it adds nothing."""
+
+    #: the term's weight in the map, in units of the map's spread on good images
+    default_weight = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("fitted", torch.zeros(()))
+        # map term = norm[3] * norm[2] * (raw - norm[0]) / norm[1]
+        self.register_buffer("norm", torch.tensor([0.0, 1.0, 1.0, 0.0]))
+
+    @property
+    def is_fitted(self) -> bool:
+        return bool(self.fitted)
+
+    def raw(self, features) -> torch.Tensor:
+        """(B, 1, h, w) the term before standardising, from the encoder features the subclass takes."""
+        raise NotImplementedError
+
+    def zscores(self, features) -> torch.Tensor:
+        """(B, 1, h, w) :meth:`raw` as a z-score over the held-out good images."""
+        return (self.raw(features) - self.norm[0]) / self.norm[1]
+
+    def add_to(self, anomaly_map: torch.Tensor, features) -> torch.Tensor:
+        """The (B, 1, H, W) map with the term added (unchanged until fitted, or with weight 0)."""
+        if not self.is_fitted or float(self.norm[3]) == 0:
+            return anomaly_map
+        z = F.interpolate(self.zscores(features), size=anomaly_map.shape[-2:], mode="bilinear", align_corners=False)
+        return anomaly_map + self.norm[3] * self.norm[2] * z
+
+    def _set_scale(self, held_raw: torch.Tensor, map_spread: float, weight: float | None) -> None:
+        """End of a fit: standardise by :meth:`raw` on the held-out good images, scale to ``map_spread``."""
+        w = self.default_weight if weight is None else weight
+        self.norm.copy_(torch.tensor([float(held_raw.mean()), spread(held_raw), max(float(map_spread), 1e-6), w]))
+        self.fitted.fill_(1.0)
 
 
 class AnomalyMapGenerator(nn.Module):

@@ -37,11 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.model.density import size_buffers_as_saved, spread
+from core.model.anomaly_map import MapTerm
+from core.model.density import size_buffers_as_saved
 from core.model.image_density import minus_image_median, principal_basis, project
 
 
-class ForeignRegion(nn.Module):
+class ForeignRegion(MapTerm):
     """Per-position logit that a region of the part comes from another part, trained on swapped good parts."""
 
     #: principal directions kept of the coarsest (stride 16) and the next (stride 8) features
@@ -53,8 +54,6 @@ class ForeignRegion(nn.Module):
     epochs = 10
     batch_size = 32
     lr = 1e-3
-    #: the term's weight in the map, in units of the map's spread on good images
-    default_weight = 1.0
     #: the share of the good images held out from its training to set the z-score
     holdout = 0.2
     #: the fewest good images it is fitted with (three to train on, one held out)
@@ -73,19 +72,12 @@ class ForeignRegion(nn.Module):
             nn.ReLU(),
             nn.Conv2d(width, 1, 1),
         )
-        self.register_buffer("fitted", torch.zeros(()))
         # empty until fitted; sized on fit and on load
         self.register_buffer("fine_projection", torch.zeros(0, 0))  # (C8, k8)
         self.register_buffer("fine_centre", torch.zeros(0))  # (C8,)
         self.register_buffer("coarse_projection", torch.zeros(0, 0))  # (C16, k16)
         self.register_buffer("coarse_centre", torch.zeros(0))  # (C16,)
         self.register_buffer("scale", torch.zeros(0))  # (2 * (k8 + k16),) each input channel's spread
-        # map term = norm[3] * norm[2] * (logit - norm[0]) / norm[1]
-        self.register_buffer("norm", torch.tensor([0.0, 1.0, 1.0, 0.0]))
-
-    @property
-    def is_fitted(self) -> bool:
-        return bool(self.fitted)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         names = ("fine_projection", "fine_centre", "coarse_projection", "coarse_centre", "scale")
@@ -107,16 +99,9 @@ class ForeignRegion(nn.Module):
         x = torch.cat([x, minus_image_median(x)], 1)
         return x / self.scale.view(1, -1, 1, 1)
 
-    def zscores(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        """(B, 1, h, w) the head's logit as a z-score over held-out good images."""
-        return (self.head(self.inputs(feats)) - self.norm[0]) / self.norm[1]
-
-    def add_to(self, anomaly_map: torch.Tensor, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The (B, 1, H, W) map with the term added (unchanged until fitted, or with weight 0)."""
-        if not self.is_fitted or float(self.norm[3]) == 0:
-            return anomaly_map
-        z = F.interpolate(self.zscores(feats), size=anomaly_map.shape[-2:], mode="bilinear", align_corners=False)
-        return anomaly_map + self.norm[3] * self.norm[2] * z
+    def raw(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        """(B, 1, h, w) the head's logit from encoder target features (shallow first)."""
+        return self.head(self.inputs(feats))
 
     def fit(
         self,
@@ -172,6 +157,4 @@ class ForeignRegion(nn.Module):
         self.head.eval()
         with torch.no_grad():
             logits = torch.cat([self.head(chunk.float() / self.scale.view(1, -1, 1, 1)) for chunk in held.split(64)])
-        w = self.default_weight if weight is None else weight
-        self.norm.copy_(torch.tensor([float(logits.mean()), spread(logits), max(float(map_spread), 1e-6), w]))
-        self.fitted.fill_(1.0)
+        self._set_scale(logits, map_spread, weight)

@@ -32,19 +32,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from core.model.density import (
-    held_out_split,
-    mahalanobis_sq,
-    shrunk_precision,
-    size_buffers_as_saved,
-    spread,
-)
+from core.model.anomaly_map import MapTerm
+from core.model.density import held_out_split, mahalanobis_sq, shrunk_precision, size_buffers_as_saved
 from core.model.image_density import RANK, minus_image_median, principal_basis, project
 
 
-class RegionContrast(nn.Module):
+class RegionContrast(MapTerm):
     """How unlike the rest of its own part each region is, as a map term fitted on good parts."""
 
     #: the window (grid cells of the coarsest features) a region's features are averaged over
@@ -53,24 +47,15 @@ class RegionContrast(nn.Module):
     shrinkage = 0.01
     #: the share of the good images held out to set the z-score
     holdout = 0.2
-    #: the term's weight in the map, in units of the map's spread on good images
-    default_weight = 1.0
 
     def __init__(self) -> None:
         super().__init__()
-        self.register_buffer("fitted", torch.zeros(()))
         # empty until fitted; sized on fit and on load
         self.register_buffer("projection", torch.zeros(0, 0))  # (C, k)
         self.register_buffer("centre", torch.zeros(0))  # (C,)
         self.register_buffer("position_mean", torch.zeros(0, 0, 0))  # (k, h, w)
         self.register_buffer("mean", torch.zeros(0))  # (k,)
         self.register_buffer("precision", torch.zeros(0, 0))  # (k, k)
-        # map term = norm[3] * norm[2] * (distance - norm[0]) / norm[1]
-        self.register_buffer("norm", torch.tensor([0.0, 1.0, 1.0, 0.0]))
-
-    @property
-    def is_fitted(self) -> bool:
-        return bool(self.fitted)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         names = ("projection", "centre", "position_mean", "mean", "precision")
@@ -95,17 +80,9 @@ class RegionContrast(nn.Module):
         z = (contrast - self.position_mean).permute(0, 2, 3, 1)
         return mahalanobis_sq(z, self.mean, self.precision).clamp_min(0).sqrt()
 
-    def zscores(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, 1, h, w) each region's contrast as a z-score over held-out good images' regions."""
-        d = self._distance(self.contrast(features, self.projection, self.centre))
-        return ((d - self.norm[0]) / self.norm[1]).unsqueeze(1)
-
-    def add_to(self, anomaly_map: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """The (B, 1, H, W) map with the term added (unchanged until fitted, or with weight 0)."""
-        if not self.is_fitted or float(self.norm[3]) == 0:
-            return anomaly_map
-        z = F.interpolate(self.zscores(features), size=anomaly_map.shape[-2:], mode="bilinear", align_corners=False)
-        return anomaly_map + self.norm[3] * self.norm[2] * z
+    def raw(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, 1, h, w) each region's contrast (a Mahalanobis length) from the (B, C, h, w) coarsest features."""
+        return self._distance(self.contrast(features, self.projection, self.centre)).unsqueeze(1)
 
     @torch.no_grad()
     def fit(self, features: torch.Tensor, map_spread: float, seed: int = 0, weight: float | None = None) -> None:
@@ -124,6 +101,4 @@ class RegionContrast(nn.Module):
         self.mean, self.precision = mean, precision
         held = features[held_index].float()
         d = self._distance(torch.cat([self.contrast(chunk, projection, centre) for chunk in held.split(64)]))
-        w = self.default_weight if weight is None else weight
-        self.norm.copy_(torch.tensor([float(d.mean()), spread(d), max(float(map_spread), 1e-6), w]))
-        self.fitted.fill_(1.0)
+        self._set_scale(d, map_spread, weight)
