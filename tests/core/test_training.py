@@ -217,19 +217,16 @@ def test_where_the_image_density_counts_it_is_fitted_with_brighter_and_dimmer_ex
     original_fit(as_taken, summaries, map_scores, seed)
     fitted = model.net.image_densities["welllit"]
     predictor = Predictor(model)
-    tiles = [change_exposure(load_image(s.path), 1.4) for s in mtd.train[200:206]]
-    views = [mode_images(InputMode.WELLLIT, t, None, model.config.image_size, model.welllit_mean) for t in tiles]
-    with torch.inference_mode():
-        feats, _ = predictor.detector.target_features(*view_tensors(views))
-    bright = fitted.summaries(feats)
-    # paired with the same tiles as taken: how much farther the brighter exposure puts them
-    views = [
-        mode_images(InputMode.WELLLIT, load_image(s.path), None, model.config.image_size, model.welllit_mean)
-        for s in mtd.train[200:206]
-    ]
-    with torch.inference_mode():
-        feats, _ = predictor.detector.target_features(*view_tensors(views))
-    plain = fitted.summaries(feats)
+
+    def summaries(images):
+        views = [mode_images(InputMode.WELLLIT, i, None, model.config.image_size, model.welllit_mean) for i in images]
+        with torch.inference_mode():
+            feats, _ = predictor.detector.target_features(*view_tensors(views))
+        return fitted.summaries(feats)
+
+    tiles = [load_image(s.path) for s in mtd.train[200:206]]
+    bright = summaries([change_exposure(t, 1.4) for t in tiles])
+    plain = summaries(tiles)  # the same tiles as taken: how much farther the brighter exposure puts them
     shift_fitted = fitted.distance(bright) - fitted.distance(plain)
     shift_as_taken = as_taken.distance(bright) - as_taken.distance(plain)
     assert bool((shift_fitted < shift_as_taken).all()), (shift_fitted, shift_as_taken)
