@@ -52,6 +52,7 @@ def write_version(folder: Path, trained) -> None:
             "train_config": trained.config.to_dict(),
             "calibration": trained.post.to_dict(),
             "welllit_mean": trained.welllit_mean,
+            "lowlight_below": trained.lowlight_below,
             "default_mode": InputMode(trained.default_mode).value,
             "stats": trained.stats,
             "weights_sha256": file_sha256(weights),
@@ -108,10 +109,11 @@ def read_version(folder: Path):
         train_config = TrainConfig.from_dict(meta.get("train_config", {}))
         mode = InputMode(meta.get("default_mode", "lowlight"))
         welllit_mean = float(meta["welllit_mean"])
+        lowlight_below = None if meta.get("lowlight_below") is None else float(meta["lowlight_below"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise RecipeError(f"{folder} does not describe a model this LLAD can build: {exc}") from None
     net.eval()
-    return TrainedModel(net, post, train_config, welllit_mean, meta.get("stats", {}), mode)
+    return TrainedModel(net, post, train_config, welllit_mean, meta.get("stats", {}), mode, lowlight_below)
 
 
 def _added_later(key: str, fmt: int) -> bool:

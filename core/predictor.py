@@ -67,7 +67,7 @@ class Predictor:
         t0 = time.perf_counter()
         frames = [self._as_frame(it) for it in items]
         requested = mode or self.mode
-        modes = [resolve_mode(f.image, f.partner, requested, self.welllit_mean) for f in frames]
+        modes = [resolve_mode(f.image, f.partner, requested, self.trained.lowlight_exposure) for f in frames]
         results: list[InspectionResult | None] = [None] * len(frames)
         pre_ms = (time.perf_counter() - t0) * 1000 / max(1, len(frames))
         for m in dict.fromkeys(modes):

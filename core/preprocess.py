@@ -37,14 +37,26 @@ def mean_linear(image: np.ndarray) -> float:
     return float(srgb8_to_linear(small).mean())
 
 
-def resolve_mode(image: np.ndarray, partner: np.ndarray | None, requested: InputMode | None, welllit_mean: float):
+def lowlight_cutoff(exposures: Sequence[float]) -> float:
+    """The exposure (:func:`mean_linear`) under which automatic mode takes an image for a low-light capture,
+    from the category's well-lit good images: half their mean; but where good parts themselves come darker than
+    that (parts of differing finish, a drifting lamp), 0.9 times the darkest percent of them, so a good part as
+    dark as those it was trained on is still inspected as well-lit."""
+    e = np.asarray(exposures, np.float64)
+    if e.size == 0:
+        raise ValueError("no exposures to set the low-light cut-off from")
+    return float(min(0.5 * e.mean(), 0.9 * np.percentile(e, 1)))
+
+
+def resolve_mode(image: np.ndarray, partner: np.ndarray | None, requested: InputMode | None, lowlight_below: float):
     """The mode to use: ``PAIRED`` when a partner exists; otherwise the requested one; otherwise automatic —
-    ``LOWLIGHT`` when the image is under half the exposure of the training well-lit images, else ``WELLLIT``."""
+    ``LOWLIGHT`` when the image's exposure is under ``lowlight_below`` (:func:`lowlight_cutoff`), else
+    ``WELLLIT``."""
     if partner is not None:
         return InputMode.PAIRED
     if requested is not None and requested != InputMode.PAIRED:
         return requested
-    return InputMode.LOWLIGHT if mean_linear(image) < 0.5 * welllit_mean else InputMode.WELLLIT
+    return InputMode.LOWLIGHT if mean_linear(image) < lowlight_below else InputMode.WELLLIT
 
 
 class ModeImages(NamedTuple):

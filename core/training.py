@@ -58,7 +58,7 @@ from core.model.foreign_region import ForeignRegion
 from core.model.image_density import ImageDensity
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
-from core.preprocess import mean_linear, mode_images, resize_rgb, to_tensor, view_tensors
+from core.preprocess import lowlight_cutoff, mean_linear, mode_images, resize_rgb, to_tensor, view_tensors
 from core.types import InputMode
 
 WHITENED_MODES = (InputMode.LOWLIGHT, InputMode.PAIRED)
@@ -145,6 +145,14 @@ class TrainedModel:
     welllit_mean: float
     stats: dict = field(default_factory=dict)
     default_mode: InputMode = InputMode.LOWLIGHT
+    #: automatic mode's low-light cut-off (:func:`core.preprocess.lowlight_cutoff`); ``None`` (models trained on
+    #: low-light images only, or saved before it was stored): half of ``welllit_mean``
+    lowlight_below: float | None = None
+
+    @property
+    def lowlight_exposure(self) -> float:
+        """The exposure under which automatic mode inspects an image as low-light."""
+        return 0.5 * self.welllit_mean if self.lowlight_below is None else self.lowlight_below
 
 
 @dataclass
@@ -308,8 +316,10 @@ def fit(
     train_items = [items[i] for i in order[n_hold:]]
     if lowlight_only:
         welllit_mean = float(np.mean([mean_linear(enhance_lowlight(it.lowlight)) for it in train_items[:50]]))
+        lowlight_below = None
     else:
-        welllit_mean = float(np.mean([mean_linear(it.welllit) for it in train_items]))
+        exposures = [mean_linear(it.welllit) for it in train_items]
+        welllit_mean, lowlight_below = float(np.mean(exposures)), lowlight_cutoff(exposures)
 
     encoder = encoder or shared_encoder()
     torch.manual_seed(cfg.seed)  # after the encoder: building it the first time draws from the global generator
@@ -429,7 +439,7 @@ def fit(
         "lowlight_only": lowlight_only,
         "paired": any(it.lowlight is not None and it.welllit is not None for it in items),
     }
-    model = TrainedModel(net, post, cfg, welllit_mean, stats, InputMode.LOWLIGHT)
+    model = TrainedModel(net, post, cfg, welllit_mean, stats, InputMode.LOWLIGHT, lowlight_below)
     yield TrainEvent("done", cfg.steps, cfg.steps, stats["final_loss"], time.perf_counter() - t0, 0.0, "done")
     return model
 

@@ -9,7 +9,7 @@ import torch
 
 from core.data.io import load_image
 from core.data.lowlight import enhance_lowlight, synthesize_lowlight
-from core.preprocess import mean_linear, mode_images, resize_rgb, resolve_mode, view_tensors
+from core.preprocess import lowlight_cutoff, mean_linear, mode_images, resize_rgb, resolve_mode, view_tensors
 from core.types import InputMode
 
 
@@ -45,11 +45,31 @@ def test_paired_mode_without_a_partner_is_refused(mtd):
 def test_automatic_mode_follows_exposure_and_partner(mtd):
     tile = load_image(mtd.train[0].path)
     dark, _ = synthesize_lowlight(tile, 0.9, 0)
-    m = mean_linear(tile)
-    assert resolve_mode(tile, None, None, m) == InputMode.WELLLIT
-    assert resolve_mode(dark, None, None, m) == InputMode.LOWLIGHT
-    assert resolve_mode(dark, tile, InputMode.WELLLIT, m) == InputMode.PAIRED
-    assert resolve_mode(tile, None, InputMode.LOWLIGHT, m) == InputMode.LOWLIGHT
+    cutoff = lowlight_cutoff([mean_linear(tile)])
+    assert resolve_mode(tile, None, None, cutoff) == InputMode.WELLLIT
+    assert resolve_mode(dark, None, None, cutoff) == InputMode.LOWLIGHT
+    assert resolve_mode(dark, tile, InputMode.WELLLIT, cutoff) == InputMode.PAIRED
+    assert resolve_mode(tile, None, InputMode.LOWLIGHT, cutoff) == InputMode.LOWLIGHT
+
+
+def test_good_parts_as_dark_as_the_trained_ones_stay_well_lit(mtd):
+    """MTD's good tiles span a 20-fold range of exposure. Every 19th of them: the darkest is under half their mean
+    (the cut-off where good parts are evenly lit), yet it is inspected as well-lit; a dim capture of a typical
+    tile is still low-light."""
+    tiles = [load_image(s.path) for s in mtd.train[::19]]
+    exposures = np.array([mean_linear(t) for t in tiles])
+    darkest, typical = tiles[int(exposures.argmin())], tiles[int(np.argsort(exposures)[len(tiles) // 2])]
+    assert exposures.min() < 0.5 * exposures.mean()
+    cutoff = lowlight_cutoff(exposures)
+    assert cutoff == pytest.approx(0.9 * np.percentile(exposures, 1))
+    assert resolve_mode(darkest, None, None, cutoff) == InputMode.WELLLIT
+    dim = [synthesize_lowlight(typical, 0.75, seed)[0] for seed in range(5)]
+    assert all(resolve_mode(d, None, None, cutoff) == InputMode.LOWLIGHT for d in dim)
+    # evenly lit good parts (the first 20 tiles, within 0.64 -- 1.6 of their mean): half the mean, as before
+    even = [mean_linear(load_image(s.path)) for s in mtd.train[:20]]
+    assert lowlight_cutoff(even) == pytest.approx(0.5 * np.mean(even))
+    with pytest.raises(ValueError, match="no exposures"):
+        lowlight_cutoff([])
 
 
 def test_view_tensors_leave_out_what_the_detector_can_take_from_the_input():

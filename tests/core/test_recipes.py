@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from core.data.io import load_image
+from core.data.lowlight import change_exposure
 from core.errors import RecipeError
 from core.predictor import Predictor
+from core.preprocess import mean_linear
 from core.recipes import SCHEMA_VERSION, RecipeStore, validate_name
-from core.types import Thresholds
+from core.types import InputMode, Thresholds
 
 
 @pytest.mark.parametrize(
@@ -120,6 +122,25 @@ def saved(store, trained):
     r = store.create("tiles")
     r.save_version(trained, activate=True)
     return r, r.versions_dir / "v001"
+
+
+def test_the_low_light_cut_off_is_saved_and_older_models_keep_half_the_mean(saved, trained, mtd):
+    """Automatic mode's cut-off travels with the model: the saved one decides which mode a dim part gets; a
+    model.json from before it was stored loads with half the training images' mean exposure, as such models were
+    run."""
+    r, folder = saved
+    assert r.load().lowlight_below == pytest.approx(trained.lowlight_below)
+    tile = load_image(mtd.train[0].path)
+    dim = change_exposure(tile, 0.3)  # well under half of the 20 training tiles' mean
+    assert Predictor(r.load()).predict(dim).mode == InputMode.LOWLIGHT
+    meta = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**meta, "lowlight_below": 0.2 * mean_linear(dim)}))
+    assert Predictor(r.load()).predict(dim).mode == InputMode.WELLLIT
+    del meta["lowlight_below"]
+    (folder / "model.json").write_text(json.dumps(meta))
+    old = r.load()
+    assert old.lowlight_below is None and old.lowlight_exposure == pytest.approx(0.5 * trained.welllit_mean)
+    assert Predictor(old).predict(dim).mode == InputMode.LOWLIGHT
 
 
 def test_tampered_weights_are_refused(saved):

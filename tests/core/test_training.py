@@ -59,6 +59,8 @@ def test_trained_model_records_what_a_version_needs(trained):
         assert len(cal.good_scores) == trained.stats["holdout_images"]
     assert trained.stats["train_images"] + trained.stats["holdout_images"] == 20
     assert 0.0 < trained.welllit_mean < 1.0
+    # the first 20 tiles are evenly lit (0.64 -- 1.6 times their mean): auto mode's cut-off is half the mean
+    assert trained.lowlight_below == pytest.approx(0.5 * trained.welllit_mean)
 
 
 def test_inspection_of_a_dark_image_uses_the_lowlight_whitening(trained, mtd):
@@ -326,6 +328,7 @@ def test_lowlight_only_training_uses_enhanced_targets(mtd, tmp_path):
     model = run_fit(read_good_folder(tmp_path), preset("tiny", steps=2), lowlight_only=True, calibration_defects=2)
     assert set(model.post.modes) == {"lowlight"}
     assert model.stats["lowlight_only"] is True
+    assert model.lowlight_below is None  # no well-lit exposures to set it from: half the enhanced images' mean
 
 
 def _frame(sample):
