@@ -45,6 +45,7 @@ class Predictor:
         self.device = torch.device(device) if device else default_device()
         self.image_size = trained.config.image_size
         self.welllit_mean = trained.welllit_mean
+        self.lowlight_below = trained.lowlight_exposure  # automatic mode's cut-off
         self.post = trained.post
         self.thresholds = thresholds or Thresholds()
         self.mode = mode  # None = automatic (see core.preprocess.resolve_mode)
@@ -67,7 +68,7 @@ class Predictor:
         t0 = time.perf_counter()
         frames = [self._as_frame(it) for it in items]
         requested = mode or self.mode
-        modes = [resolve_mode(f.image, f.partner, requested, self.trained.lowlight_exposure) for f in frames]
+        modes = [resolve_mode(f.image, f.partner, requested, self.lowlight_below) for f in frames]
         results: list[InspectionResult | None] = [None] * len(frames)
         pre_ms = (time.perf_counter() - t0) * 1000 / max(1, len(frames))
         for m in dict.fromkeys(modes):

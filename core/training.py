@@ -146,13 +146,13 @@ class TrainedModel:
     stats: dict = field(default_factory=dict)
     default_mode: InputMode = InputMode.LOWLIGHT
     #: automatic mode's low-light cut-off (:func:`core.preprocess.lowlight_cutoff`); ``None`` (models trained on
-    #: low-light images only, or saved before it was stored): half of ``welllit_mean``
+    #: low-light images only, or saved before it was stored): the cut-off of ``welllit_mean`` alone (half of it)
     lowlight_below: float | None = None
 
     @property
     def lowlight_exposure(self) -> float:
         """The exposure under which automatic mode inspects an image as low-light."""
-        return 0.5 * self.welllit_mean if self.lowlight_below is None else self.lowlight_below
+        return lowlight_cutoff([self.welllit_mean]) if self.lowlight_below is None else self.lowlight_below
 
 
 @dataclass
