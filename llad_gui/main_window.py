@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTa
 from llad_gui.pages.inspect_page import InspectPage
 from llad_gui.resources import icon_path
 from llad_gui.widgets.category_combo import CategoryCombo
+from llad_gui.widgets.lighting import LIGHTING
 from llad_gui.widgets.result_view import VIEW_LABELS
 
 OTHER_PAGES = (
@@ -143,6 +144,8 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Inspect")
         for key in ("capture", "next", "previous", "play", "stop", None, "add_good", None, "reset_counts"):
             menu.addSeparator() if key is None else menu.addAction(a[key])
+        menu.addSeparator()
+        self._lighting_menu(menu.addMenu("&Lighting"))
         menu = self.menuBar().addMenu("&View")
         menu.addAction(a["overlay"])
         menu.addAction(a["zoom"])
@@ -159,6 +162,20 @@ class MainWindow(QMainWindow):
         controls.changed.connect(lambda: self.view_actions[controls.view_mode].setChecked(True))
         menu = self.menuBar().addMenu("&Help")
         menu.addAction(a["shortcuts"])
+
+    def _lighting_menu(self, menu) -> None:
+        """Inspect > Lighting: the Inspect page's lighting choice as radio items, kept in step with it."""
+        group = QActionGroup(self)
+        self.lighting_actions = {}
+        for label, mode in LIGHTING:
+            act = QAction(label, self, checkable=True)
+            act.setStatusTip(f"Inspect as {label.lower()}" if mode else "Decide from each image's brightness")
+            act.setChecked(self.state.input_mode == mode)
+            act.triggered.connect(lambda _=False, m=mode: self.inspect.set_lighting(m))
+            group.addAction(act)
+            menu.addAction(act)
+            self.lighting_actions[mode] = act
+        self.state.inputModeChanged.connect(lambda m: self.lighting_actions[m].setChecked(True))
 
     def _toolbar(self) -> None:
         bar = QToolBar("Main")

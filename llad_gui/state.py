@@ -17,11 +17,24 @@ from core.imagestore import ImageStore
 from core.log import InspectionLog
 from core.paths import data_home, images_dir, log_path, recipes_dir
 from core.recipes import Recipe, RecipeStore
-from core.types import Thresholds
+from core.types import InputMode, Thresholds
 from llad_gui.workers.tasks import run_in_pool
 
 DEFAULT_NG_MAX_GB = 5.0
 """Disk kept for saved NG images before the oldest are deleted (setting ``ng_max_gb``)."""
+
+INPUT_MODE_KEY = "inspect/lighting"
+"""Setting: the lighting live inspection assumes ("auto", "lowlight" or "welllit")."""
+
+
+def parse_input_mode(value) -> InputMode | None:
+    """A stored lighting setting as an input mode; None (automatic) for "auto", empty or unknown values.
+    Paired is not a setting: a source with a well-lit partner is paired whatever this says."""
+    try:
+        mode = InputMode(getattr(value, "value", value) or "")
+    except ValueError:
+        return None
+    return None if mode is InputMode.PAIRED else mode
 
 
 class AppState(QObject):
@@ -34,6 +47,8 @@ class AppState(QObject):
         modelChanged(): ``predictor`` changed (``None`` when the category has no trained model).
         modelError(str): loading failed; the message is for the operator.
         thresholdsChanged(object): the current :class:`~core.types.Thresholds` changed.
+        inputModeChanged(object): the lighting live inspection assumes changed (an
+            :class:`~core.types.InputMode`, or None for automatic).
         samplesChanged(str): the good samples of the named category changed.
         versionsChanged(str): a version was added or activated in the named category.
         message(str): a short status-bar message.
@@ -45,6 +60,7 @@ class AppState(QObject):
     modelChanged = Signal()
     modelError = Signal(str)
     thresholdsChanged = Signal(object)
+    inputModeChanged = Signal(object)
     samplesChanged = Signal(str)
     versionsChanged = Signal(str)
     message = Signal(str)
@@ -60,6 +76,7 @@ class AppState(QObject):
         self.category: str = ""
         self.predictor = None
         self.thresholds = Thresholds()
+        self.input_mode: InputMode | None = parse_input_mode(self.settings.value(INPUT_MODE_KEY, ""))
         self.pool = QThreadPool.globalInstance()
         self._load_token = 0
 
@@ -132,6 +149,17 @@ class AppState(QObject):
             self.modelChanged.emit()
 
         run_in_pool(load, done, failed, pool=self.pool)
+
+    # ---- lighting ---------------------------------------------------------------------------------------
+    def set_input_mode(self, mode: InputMode | None) -> None:
+        """Inspect from now on as low-light, well-lit, or (None) automatically by each image's exposure; the
+        choice is remembered for the next start. It applies to the next frame inspected."""
+        mode = parse_input_mode(mode)
+        if mode == self.input_mode:
+            return
+        self.input_mode = mode
+        self.settings.setValue(INPUT_MODE_KEY, mode.value if mode is not None else "auto")
+        self.inputModeChanged.emit(mode)
 
     # ---- thresholds -------------------------------------------------------------------------------------
     def set_thresholds(self, thresholds: Thresholds, persist: bool = True) -> None:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QCheckBox,
-    QComboBox,
     QDialog,
     QDoubleSpinBox,
     QFileDialog,
@@ -40,11 +39,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.threshold_advice import Suggestion, confusion_at, suggest_best_f1, suggest_for_false_reject
-from core.types import Frame, InputMode, Thresholds, Verdict
+from core.types import Frame, Thresholds, Verdict
+from llad_gui.widgets.lighting import LightingCombo
 from llad_gui.workers.evaluation import EvaluationWorker
 from llad_gui.workers.tasks import run_in_pool
 
-MODES = (("Automatic", None), ("Low-light", InputMode.LOWLIGHT), ("Well-lit", InputMode.WELLLIT))
 COLUMNS = ("File", "Type", "Score", "Verdict")
 VERDICT_COLORS = {"OK": QColor(30, 130, 60), "NG": QColor(190, 30, 30), "UNCERTAIN": QColor(200, 120, 0)}
 
@@ -167,10 +166,9 @@ class EvaluatePage(QWidget):
         self.folder_edit.textChanged.connect(lambda _: self._update_buttons())
         browse = QPushButton("Choose folder…")
         browse.clicked.connect(self.choose_folder)
-        self.mode_combo = QComboBox()
-        for label, mode in MODES:
-            self.mode_combo.addItem(label, mode)
-        self.mode_combo.setToolTip("How images are fed to the model; Automatic decides from each image's brightness")
+        self.mode_combo = LightingCombo(
+            "How images are fed to the model; Automatic decides from each image's brightness"
+        )
         self.lowlight_check = QCheckBox("Make test images low-light, strength")
         self.lowlight_check.setToolTip(
             "Darken every test image synthetically (seeded) to see how the model copes with poor light"
@@ -349,7 +347,7 @@ class EvaluatePage(QWidget):
 
     def settings(self) -> dict:
         return {
-            "mode": self.mode_combo.currentData(),
+            "mode": self.mode_combo.mode(),
             "lowlight_strength": self.strength_spin.value() if self.lowlight_check.isChecked() else None,
         }
 

@@ -57,6 +57,7 @@ class InspectPage(QWidget):
         self.current: InspectionResult | None = None
         self._key = 0
         self._times: deque[float] = deque(maxlen=30)
+        self._histogram_mode = None  # the mode whose calibration scores the histogram shows
         self.run = InspectionRun(state, self)
         self._build()
         self._wire()
@@ -127,6 +128,7 @@ class InspectPage(QWidget):
         self.source_bar.stepRequested.connect(self.step)
         self.source_bar.playRequested.connect(self.set_playing)
         self.source_bar.inspectAllRequested.connect(lambda: self.run.play(0.0))
+        self.source_bar.lighting.modeChanged.connect(self.set_lighting)
         self.view_controls.changed.connect(self._view_options)
         self.verdict.resetRequested.connect(self.verdict.reset_counts)
         self.thresholds.thresholdsEdited.connect(self._thresholds_edited)
@@ -135,6 +137,7 @@ class InspectPage(QWidget):
         self.recent.entryActivated.connect(self._show_entry)
         self._save_timer.timeout.connect(s.save_thresholds)
         s.thresholdsChanged.connect(self._thresholds_changed)
+        s.inputModeChanged.connect(self.source_bar.lighting.set_mode)
         s.modelChanged.connect(self._model_changed)
         s.modelLoading.connect(lambda name: self.verdict.show_idle("LOADING"))
         s.categoryChanged.connect(lambda _: self._model_changed())
@@ -155,6 +158,7 @@ class InspectPage(QWidget):
         spec = SourceSpec.from_dict(st.value("source/last", {}) or {})
         if spec is not None:
             self.source_bar.set_spec(spec)
+        self.source_bar.lighting.set_mode(self.state.input_mode)
         self._thresholds_changed(self.state.thresholds)
         self._restoring = False
         self._view_options()
@@ -176,10 +180,13 @@ class InspectPage(QWidget):
         self._update_histogram()
 
     def _update_histogram(self) -> None:
+        """The calibration scores of the mode the shown result was inspected in (the category's default mode
+        before any result)."""
         predictor = self.state.predictor
         if predictor is None:
             return
         mode = self.current.mode if self.current is not None else getattr(predictor.trained, "default_mode", None)
+        self._histogram_mode = mode
         try:
             cal = predictor.post.for_mode(mode or "lowlight")
         except KeyError:
@@ -235,6 +242,15 @@ class InspectPage(QWidget):
         else:
             self.run.pause()
 
+    def set_lighting(self, mode) -> None:
+        """Inspect as ``mode`` from now on (None = automatic) and, with a source open, the image on screen again
+        so the operator sees what the choice does."""
+        if mode == self.state.input_mode:
+            return
+        self.state.set_input_mode(mode)
+        if self.run.running and self.current is not None:
+            self.run.capture()
+
     def toggle_play(self) -> None:
         self.set_playing(not self.run.is_playing)
 
@@ -262,12 +278,11 @@ class InspectPage(QWidget):
         self.full[self._key] = result
         while len(self.full) > KEEP_FULL:
             self.full.popitem(last=False)
-        first_mode = self.current is None
         self.show_result(result)
         self.verdict.count(result.verdict)
         self.recent.add(entry)
         self._update_trend()
-        if first_mode:
+        if result.verdict is not Verdict.ERROR and result.mode != self._histogram_mode:
             self._update_histogram()
         now = time.monotonic()
         self._times.append(now)

@@ -1,5 +1,6 @@
-"""Where the images come from and how they flow: source kind, folder/file/camera/URL, Open/Stop, and the
-transport (previous, play/pause, next, inspect all, rate) with the position in a folder."""
+"""Where the images come from and how they flow: source kind, folder/file/camera/URL, Open/Stop, the
+transport (previous, play/pause, next, inspect all, rate) with the position in a folder, and the lighting the
+images are taken under."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from llad_gui.widgets.lighting import LightingCombo
 from llad_gui.workers.acquisition import SOURCE_KINDS, SourceSpec
 
 RESOLUTIONS = ["camera default", "640x480", "1280x720", "1920x1080", "2592x1944"]
@@ -76,6 +78,11 @@ class SourceBar(QWidget):
         self.rate.setToolTip("Images a second when playing a folder (max = as fast as inspection goes)")
         self.position = QLabel("")
         self.position.setObjectName("positionLabel")
+        self.lighting = LightingCombo(
+            "How the parts are lit. Automatic: each image is inspected as low-light when it is darker than the "
+            "category's good parts allow, else as well-lit. Choose Low-light or Well-lit when the line's lighting "
+            "is known. A paired source is always inspected as paired."
+        )
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -93,6 +100,8 @@ class SourceBar(QWidget):
         for w in (self.prev, self.play, self.next, self.all, QLabel("Rate"), self.rate, self.position):
             transport.addWidget(w)
         transport.addStretch(1)
+        transport.addWidget(QLabel("Lighting"))
+        transport.addWidget(self.lighting)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)

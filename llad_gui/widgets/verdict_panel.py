@@ -10,6 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.types import InspectionResult, Verdict
+from llad_gui.widgets.lighting import MODE_LABELS
 
 VERDICT_STYLE = {
     # (text shown, object name used by the style sheet)
@@ -80,7 +81,8 @@ class VerdictPanel(QWidget):
         else:
             self.score.setText("score –")
         where = Path(result.frame.ref).name if result.frame is not None and result.frame.ref else ""
-        self.detail.setText(result.error or where)
+        lit = f"inspected as {MODE_LABELS[result.mode]}" if result.verdict is not Verdict.ERROR else ""
+        self.detail.setText(result.error or " · ".join(t for t in (where, lit) if t))
 
     def count(self, verdict: Verdict) -> None:
         self.totals["inspected"] += 1

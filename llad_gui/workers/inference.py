@@ -105,8 +105,8 @@ def problem_frame(problem: LoadProblem) -> Frame:
 class InferenceWorker(QThread):
     """Runs the predictor on whatever the mailbox holds; see the module docstring.
 
-    ``state`` is the :class:`~llad_gui.state.AppState`; its ``predictor``, ``thresholds``, ``log`` and
-    ``image_store`` are read at the moment each item is processed, so a model or threshold change applies to
+    ``state`` is the :class:`~llad_gui.state.AppState`; its ``predictor``, ``thresholds``, ``input_mode``,
+    ``log`` and ``image_store`` are read at the moment each item is processed, so a model or threshold change applies to
     the next frame without restarting anything.
 
     Signals:
@@ -145,6 +145,7 @@ class InferenceWorker(QThread):
         state = self.state
         predictor = state.predictor
         thresholds = state.thresholds
+        mode = state.input_mode  # None = automatic; a frame with a well-lit partner is paired regardless
         category = state.category
         version = getattr(predictor, "version", "")
         if isinstance(item, LoadProblem):
@@ -157,7 +158,7 @@ class InferenceWorker(QThread):
             return error_result(msg, item, thresholds, category)
         else:
             try:
-                result = predictor.predict(item)
+                result = predictor.predict(item, mode)
             except Exception as exc:  # any fault in the model is one ERROR row, never a dead worker
                 traceback.print_exc()
                 message = f"{type(exc).__name__}: {exc}"

@@ -14,7 +14,8 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from core.data.io import list_images
-from core.types import Verdict
+from core.preprocess import resolve_mode
+from core.types import InputMode, Verdict
 from llad_gui.workers.acquisition import SourceSpec
 from llad_gui.workers.inference import Mailbox
 
@@ -232,6 +233,54 @@ def test_view_settings_and_category_persist(qtbot, gui_home):
         assert controls.view_mode.value == "illumination"
         assert controls.opacity.value() == 70 and controls.cmap.currentText() == "inferno"
         assert state.category == "tiles" and window.category_combo.currentText() == "tiles"
+    finally:
+        window.close()
+        state.close()
+
+
+def test_lighting_choice_decides_the_mode_reinspects_and_persists(qtbot, gui_home, part_folder):
+    state, window = open_window(qtbot, gui_home)
+    page = window.inspect
+    combo = page.source_bar.lighting
+    try:
+        assert state.input_mode is None and combo.currentText() == "Automatic"
+        assert window.lighting_actions[None].isChecked()
+        page.open_source(SourceSpec("folder", str(part_folder)))
+        _wait_results(qtbot, page, 1)
+        first = page.current
+        auto = resolve_mode(first.frame.image, None, None, state.predictor.lowlight_below)
+        assert first.mode is auto, "automatic: the image's exposure against the category's cut-off decides"
+
+        counter = CallCounter(state.predictor)
+        combo.set_mode(InputMode.LOWLIGHT)  # the image on screen is inspected again, as low-light
+        _wait_results(qtbot, page, 2)
+        again = page.current
+        assert counter.calls == 1 and again.frame.ref == first.frame.ref
+        assert again.mode is InputMode.LOWLIGHT and again.illumination_map is not None
+        assert "inspected as low-light" in page.verdict.detail.text()
+        assert window.lighting_actions[InputMode.LOWLIGHT].isChecked()
+        assert page._histogram_mode is InputMode.LOWLIGHT  # the histogram shows that mode's calibration
+
+        window.lighting_actions[InputMode.WELLLIT].trigger()  # the Inspect > Lighting menu does the same
+        _wait_results(qtbot, page, 3)
+        assert combo.currentText() == "Well-lit" and state.input_mode is InputMode.WELLLIT
+        assert page.current.mode is InputMode.WELLLIT and "inspected as well-lit" in page.verdict.detail.text()
+        page.step(1)  # and it holds for the next images
+        _wait_results(qtbot, page, 4)
+        assert page.current.mode is InputMode.WELLLIT and page.current.frame.ref != first.frame.ref
+
+        rows = [r for r in state.log.query(category="tiles", newest_first=False) if r.image_ref == first.frame.ref]
+        assert [r.mode for r in rows] == [auto, InputMode.LOWLIGHT, InputMode.WELLLIT]
+    finally:
+        window.close()
+        state.close()
+    state, window = open_window(qtbot, gui_home)  # the choice is remembered
+    try:
+        assert state.input_mode is InputMode.WELLLIT
+        assert window.inspect.source_bar.lighting.currentText() == "Well-lit"
+        assert window.lighting_actions[InputMode.WELLLIT].isChecked()
+        window.inspect.set_lighting(None)
+        assert state.settings.value("inspect/lighting") == "auto"
     finally:
         window.close()
         state.close()

@@ -9,7 +9,7 @@ import cv2
 import pytest
 
 from core.data.io import list_images
-from core.types import Thresholds, Verdict
+from core.types import InputMode, Thresholds, Verdict
 from llad_gui.workers.acquisition import SourceSpec
 
 from .test_inspect import _wait_results
@@ -24,10 +24,12 @@ def test_paired_folders_show_low_light_beside_well_lit(qtbot, window, tmp_path, 
         cv2.imwrite(str(well / f"{p.stem}.png"), image)
         cv2.imwrite(str(low / f"{p.stem}.png"), (image * 0.25).astype("uint8"))
     page = window.inspect
+    page.set_lighting(InputMode.WELLLIT)  # a lighting choice does not undo the pairing
     page.open_source(SourceSpec("paired", str(low), str(well)))
     _wait_results(qtbot, page, 1)
     frame = page.current.frame
     assert frame.partner is not None and frame.image.mean() < frame.partner.mean()
+    assert page.current.mode is InputMode.PAIRED and "inspected as paired" in page.verdict.detail.text()
     page.view_controls.set_view_mode("paired")
     shown = page.view.rendered()
     assert shown.shape[1] > 2 * frame.image.shape[1]
