@@ -27,7 +27,8 @@ runs for both; the image density also sees those images at other exposures), and
 the feature density's images its region contrast (:class:`~core.model.region_contrast.RegionContrast`). The map
 of the held-out good images before those terms gives the image density its scores and the region contrast its
 scale. Then ``swap_images`` composites of the feature density's images, each with a region swapped in from another
-(:func:`core.data.defects.region_swap`), train the mode's foreign-region head
+(:func:`core.data.defects.region_swap`), and ``refinish_images`` of them with a region of their own surface made
+brighter or darker (:func:`core.data.defects.region_refinish`), train the mode's foreign-region head
 (:class:`~core.model.foreign_region.ForeignRegion`, the same scale). Last, the held-out images and synthetic
 defects set the thresholds (:func:`core.calibration.calibrate_mode`). Every stage checks for Cancel as it goes.
 """
@@ -47,7 +48,13 @@ import torch
 from core.backbone import FeatureEncoder, shared_encoder
 from core.calibration import PostProcessor, calibrate_mode
 from core.data.datasets import Sample
-from core.data.defects import apply_region_swap, region_swap, synthetic_defect
+from core.data.defects import (
+    apply_region_refinish,
+    apply_region_swap,
+    region_refinish,
+    region_swap,
+    synthetic_defect,
+)
 from core.data.io import ImageLoadError, load_image
 from core.data.lowlight import change_exposure, enhance_lowlight, synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
@@ -84,7 +91,8 @@ class TrainConfig:
     baseline_images: int = 128
     density_images: int = 384
     image_density_images: int = 1000
-    swap_images: int = 2400
+    swap_images: int = 1200
+    refinish_images: int = 1200
     calibration_strength: float = 0.7
     false_reject_rate: float = 0.01
     seed: int = 0
@@ -100,6 +108,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known.setdefault("refinish_images", 0)  # saved before re-finished composites existed: trained without them
         if "strength_range" in known:
             known["strength_range"] = tuple(known["strength_range"])
         return cls(**known)
@@ -107,8 +116,8 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "default": TrainConfig(),
-    "fast": TrainConfig(steps=250, swap_images=600, preset="fast"),
-    "tiny": TrainConfig(image_size=128, steps=40, batch_size=4, swap_images=64, preset="tiny"),
+    "fast": TrainConfig(steps=250, swap_images=300, refinish_images=300, preset="fast"),
+    "tiny": TrainConfig(image_size=128, steps=40, batch_size=4, swap_images=32, refinish_images=32, preset="tiny"),
 }
 
 
@@ -407,8 +416,8 @@ def fit(
             exposed = _exposure_summaries(detector, density_items[: len(whole)], mode, cfg, welllit_mean, cancel)
             net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), cfg.seed, exposed)
         del whole, map_pixels
-        if cfg.swap_images > 0 and len(coarse) >= ForeignRegion.min_images:
-            message = f"{mode.value}: learning what a swapped-in region looks like"
+        if cfg.swap_images + cfg.refinish_images > 0 and len(coarse) >= ForeignRegion.min_images:
+            message = f"{mode.value}: learning what a swapped-in or re-finished region looks like"
             yield TrainEvent("calibrate", modes.index(mode), len(modes), message=message)
             items_seen = density_items[: len(coarse)]
             _fit_foreign_region(detector, items_seen, fine, coarse, mode, cfg, welllit_mean, map_spread, cancel)
@@ -535,9 +544,9 @@ def _fit_foreign_region(
     cancel,
 ) -> None:
     """Fit ``mode``'s :class:`~core.model.foreign_region.ForeignRegion` on ``items`` (whose two coarsest target
-    features are ``fine`` and ``coarse``, in order): ``cfg.swap_images`` composites of two of them (never of the
-    images held out to set its z-score) go through the mode's view and the encoder, and the head learns their
-    masks."""
+    features are ``fine`` and ``coarse``, in order): ``cfg.swap_images`` composites of two of them and
+    ``cfg.refinish_images`` of them with a region re-finished (never of the images held out to set its z-score)
+    go through the mode's view and the encoder, and the head learns their masks."""
     foreign = detector.net.foreign_regions[mode.value]
     fit_index, held_index = held_out_split(len(items), ForeignRegion.holdout, torch.Generator().manual_seed(cfg.seed))
     with torch.no_grad():
@@ -550,9 +559,12 @@ def _fit_foreign_region(
     grid = tuple(coarse.shape[-2:])
 
     def composites():
-        for _ in range(cfg.swap_images):
-            a, b = rng.choice(len(donors), 2, replace=False)
-            item, mask = _swapped_item(donors[a], donors[b], rng)
+        for i in range(cfg.swap_images + cfg.refinish_images):
+            if i < cfg.swap_images:
+                a, b = rng.choice(len(donors), 2, replace=False)
+                item, mask = _swapped_item(donors[a], donors[b], rng)
+            else:
+                item, mask = _refinished_item(donors[int(rng.integers(len(donors)))], rng)
             masks.append(cv2.resize(mask, grid[::-1], interpolation=cv2.INTER_AREA))
             yield _calibration_view(item, mode, cfg, rng)
 
@@ -583,6 +595,18 @@ def _swapped_item(item: _Item, donor: _Item, rng: np.random.Generator) -> tuple[
 
     welllit, lowlight = swapped(item.welllit, donor.welllit), swapped(item.lowlight, donor.lowlight)
     return replace(item, welllit=welllit, lowlight=lowlight), swap.mask
+
+
+def _refinished_item(item: _Item, rng: np.random.Generator) -> tuple[_Item, np.ndarray]:
+    """``item`` with one region of its own surface re-finished (the same region in each image the item has), and
+    each pixel's share of the change (:func:`core.data.defects.region_refinish`)."""
+    shape = (item.welllit if item.welllit is not None else item.lowlight).shape
+    refinish = region_refinish(shape[0], shape[1], rng)
+
+    def refinished(image):
+        return None if image is None else apply_region_refinish(image, refinish)
+
+    return replace(item, welllit=refinished(item.welllit), lowlight=refinished(item.lowlight)), refinish.swap.mask
 
 
 def _with_exposure(item: _Item, gain: float) -> _Item:

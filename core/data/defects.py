@@ -13,7 +13,10 @@ threshold comes from good samples alone.
 A third kind trains rather than calibrates: :func:`region_swap` and :func:`apply_region_swap` replace a
 quadrilateral region of one good part (a band across it, a band from one side, or a blob) by the same region of
 another good part, level-matched, so every pixel is good and only the region's mismatch with the rest of its part
-is wrong. :class:`~core.model.foreign_region.ForeignRegion` learns to outline such regions.
+is wrong. :func:`region_refinish` and :func:`apply_region_refinish` make the other case the same head learns
+from: a region of the part's *own* surface made brighter or darker (by a factor of 0.45 to 2.2) with its texture's
+contrast changed a little, the way a band ground or coated differently looks. :class:`~core.model.foreign_region.
+ForeignRegion` learns to outline both.
 """
 
 from __future__ import annotations
@@ -96,6 +99,41 @@ class RegionSwap:
     mask: np.ndarray  # (h, w) float32 in [0, 1]: the donor's share of each pixel (soft at the edge)
     flips: tuple[bool, bool]  # donor mirrored left-right, top-bottom
     gain: float  # the donor's brightness relative to a level-matched one
+
+
+REFINISH_LOG_GAIN = (0.1, 0.8)
+"""Range of |log brightness factor| of a re-finished region (darker or brighter with equal chance)."""
+REFINISH_LOG_CONTRAST = 0.25
+"""Spread (normal, in log) of the factor on a re-finished region's texture contrast."""
+
+
+@dataclass(frozen=True)
+class RegionRefinish:
+    """Where and how :func:`apply_region_refinish` changes a region of a part's own surface."""
+
+    swap: RegionSwap  # the region and its brightness factor (``gain``); never flipped
+    contrast: float  # factor on the texture's deviation from its local mean inside the region
+
+
+def region_refinish(h: int, w: int, seed: int | np.random.Generator | None = None) -> RegionRefinish:
+    """A random re-finished region for (h, w) images: the outline of :func:`region_swap`, a brightness factor
+    of exp(+-U(:data:`REFINISH_LOG_GAIN`)) and a texture contrast factor of exp(N(0, :data:`REFINISH_LOG_CONTRAST`))."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillPoly(mask, [np.round(_swap_outline(h, w, rng)).astype(np.int32)], 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(1.0, 4.0) * min(h, w) / 256)
+    gain = float(np.exp(rng.choice((-1.0, 1.0)) * rng.uniform(*REFINISH_LOG_GAIN)))
+    contrast = float(np.exp(rng.normal(0.0, REFINISH_LOG_CONTRAST)))
+    return RegionRefinish(RegionSwap(mask, (False, False), gain), contrast)
+
+
+def apply_region_refinish(image: np.ndarray, refinish: RegionRefinish) -> np.ndarray:
+    """``image`` (uint8, h x w [x 3]) with ``refinish``'s region re-finished: inside it, the texture's deviation
+    from its local mean (a Gaussian of 6 pixels at 256) times ``contrast``, the whole times ``swap.gain``."""
+    base = image.astype(np.float32)
+    local = cv2.GaussianBlur(base, (0, 0), 6.0 * min(image.shape[:2]) / 256)
+    donor = np.clip(local + (base - local) * refinish.contrast, 0, 255)
+    return apply_region_swap(image, donor, refinish.swap)
 
 
 def _swap_outline(h: int, w: int, rng: np.random.Generator) -> np.ndarray:

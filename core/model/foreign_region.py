@@ -8,7 +8,10 @@ band ground to another finish) still scored only 0.71 pixel AUROC against good t
 :class:`ForeignRegion` learns what tells such a region apart instead, discriminatively and still without any
 defective example. Training composites are good parts with a quadrilateral region taken from *another* good part
 (:func:`core.data.defects.region_swap`): every pixel of such an image looks like a good part somewhere, and what
-is wrong is that the region does not match the rest of its own part. The encoder's target features of each
+is wrong is that the region does not match the rest of its own part. As many again are good parts with a
+region of their *own* surface made darker or brighter, its texture's contrast changed a little
+(:func:`core.data.defects.region_refinish`): the seam and the level step without a change of texture, as where a
+band was ground or coated differently. The encoder's target features of each
 composite (stride 8 projected on :attr:`ForeignRegion.fine_rank` principal directions and pooled to the stride-16
 grid, stride 16 projected on :attr:`ForeignRegion.coarse_rank`), each alongside its difference from the image's
 median, go through three 3 x 3 convolutions of dilations 1, 2 and 4 (together 15 cells: about the whole part at
@@ -19,9 +22,10 @@ to the spread of the map's pixels on good images (as the region contrast is); th
 
 Composites must be real images: mixing two parts' *features* under a mask trained a head that found little (0.41 to
 0.58 pixel AUROC alone, offline, against 0.79 from composite images), presumably because the encoder's response at a
-real seam and across a real region is not a mix of two parts' features. In the benchmark (BENCHMARKS.md, 2026-11-30
-night) it raised MTD's pixel AUROC from 0.751 to 0.820 well-lit and from 0.751 to 0.795 in low light (AUPRO 0.650 ->
-0.671 and 0.603 -> 0.598); offline, a 32 x 32 grid, a wider head (64, 96 channels) and a further dilation of 8 found
+real seam and across a real region is not a mix of two parts' features. In the benchmark (BENCHMARKS.md) it raised
+MTD's pixel AUROC from 0.751 to 0.820 well-lit and from 0.751 to 0.795 in low light on swaps alone (AUPRO 0.650 ->
+0.671 and 0.603 -> 0.598, 2026-11-30 night), and to 0.821 and 0.811 with half of them re-finished (AUPRO 0.661 and
+0.598, 2026-12-01); offline, a 32 x 32 grid, a wider head (64, 96 channels) and a further dilation of 8 found
 no more, and a weight of 2 found more uneven bands but fewer blowholes. On the fast preset's 90 images of one
 acquisition session it gained nothing.
 

@@ -9,7 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.data.defects import RegionSwap, apply_region_swap, region_swap
+from core.data.defects import (
+    REFINISH_LOG_GAIN,
+    RegionSwap,
+    apply_region_refinish,
+    apply_region_swap,
+    region_refinish,
+    region_swap,
+)
 from core.model.foreign_region import ForeignRegion
 
 CHANNELS = (24, 40, 112)  # EfficientNet-Lite0's strides 4, 8, 16
@@ -58,6 +65,39 @@ def test_swaps_are_seeded_and_cover_a_band_or_blob_of_the_part():
     cover = masks.mean((1, 2))
     assert 0.02 < np.median(cover) < 0.4 and cover.max() < 0.8 and cover.min() > 0.001
     assert min(masks[:, 0].max(), masks[:, -1].max(), masks[:, :, 0].max(), masks[:, :, -1].max()) > 0.99
+
+
+def test_a_refinish_changes_a_region_of_the_part_itself_by_its_gain_and_contrast():
+    """Outside the mask the part is untouched; inside, its own surface comes out at the part's level x gain, with
+    the texture's deviation from its local mean x contrast (fine stripes of +-20 around 120 here), never mirrored."""
+    stripes = np.where(np.arange(128) % 2 == 0, 100, 140).astype(np.uint8)
+    image = np.repeat(np.tile(stripes, (128, 1))[:, :, None], 3, 2)
+    checked = 0
+    for seed in range(40):
+        refinish = region_refinish(128, 128, seed)
+        gain, contrast = refinish.swap.gain, refinish.contrast
+        assert refinish.swap.flips == (False, False)
+        if 120 * gain + 20 * contrast * gain > 254:  # clipped at white: not this test's case
+            continue
+        out = apply_region_refinish(image, refinish).astype(float)
+        mask = refinish.swap.mask
+        assert np.all(out[mask == 0] == image[mask == 0])
+        inner = cv2.erode((mask > 0.999).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+        if inner.sum() < 100:  # a thin region: all of it is within the local mean's reach of its edge
+            continue
+        expected = (120 + (image[inner].astype(float) - 120) * contrast) * gain
+        assert np.abs(out[inner] - expected).max() <= 1.5
+        checked += 1
+    assert checked >= 8
+
+
+def test_refinishes_are_seeded_darker_or_brighter_within_their_range():
+    a, b = region_refinish(96, 128, 5), region_refinish(96, 128, 5)
+    assert np.array_equal(a.swap.mask, b.swap.mask) and (a.swap.gain, a.contrast) == (b.swap.gain, b.contrast)
+    log_gains = np.log([region_refinish(96, 128, s).swap.gain for s in range(200)])
+    low, high = REFINISH_LOG_GAIN
+    assert np.all((np.abs(log_gains) >= low - 1e-9) & (np.abs(log_gains) <= high + 1e-9))
+    assert 0.3 < np.mean(log_gains > 0) < 0.7  # as often brighter as darker
 
 
 def test_a_swap_refuses_images_of_other_sizes():
@@ -114,11 +154,11 @@ def test_too_few_images_or_unmatched_masks_are_refused():
         head.fit(x[:3], x, torch.zeros(3, 8, 8), x[3:], map_spread=1.0)
 
 
-def test_on_real_tiles_it_outlines_swapped_regions_and_uneven_bands(mtd):
-    """Trained on 80 good MTD tiles and 640 composites of them, the head's z-score is higher inside the region
-    of composites of *other* good tiles than over the rest of them, and higher inside the annotated band of
-    *uneven* tiles (a region of another finish, which the reconstruction map barely sees) than over the rest:
-    on average, and for most of the images."""
+def test_on_real_tiles_it_outlines_swapped_and_refinished_regions_and_uneven_bands(mtd):
+    """Trained on 80 good MTD tiles, 640 swaps and 320 refinishes of them, the head's z-score is higher inside
+    the region of swaps and of refinishes of *other* good tiles than over the rest of them, and higher inside
+    the annotated band of *uneven* tiles (a region of another finish, which the reconstruction map barely sees)
+    than over the rest: on average, and for most of the images."""
     from core.backbone import shared_encoder
     from core.data.io import load_image
     from core.preprocess import resize_rgb, to_tensor
@@ -142,12 +182,21 @@ def test_on_real_tiles_it_outlines_swapped_regions_and_uneven_bands(mtd):
             masks.append(swap.mask)
         return made, np.stack(masks)
 
+    def refinishes(tiles, n, rng):
+        made, masks = [], []
+        for _ in range(n):
+            refinish = region_refinish(256, 256, rng)
+            made.append(apply_region_refinish(tiles[int(rng.integers(len(tiles)))], refinish))
+            masks.append(refinish.swap.mask)
+        return made, np.stack(masks)
+
     rng = np.random.default_rng(0)
     train, held, other = images(mtd.train[::8][:80]), images(mtd.train[1::8][:8]), images(mtd.train[2::8][:30])
     head = ForeignRegion(encoder.channels)
     good = feats(train)
     head.fit_projections(good[-2], good[-1])
-    composites, masks = swaps(train, 640, rng)
+    (swapped, swap_masks), (refinished, refinish_masks) = swaps(train, 640, rng), refinishes(train, 320, rng)
+    composites, masks = swapped + refinished, np.concatenate([swap_masks, refinish_masks])
     coarse = torch.from_numpy(np.stack([cv2.resize(m, (16, 16), interpolation=cv2.INTER_AREA) for m in masks]))
     head.fit(head.inputs(good), head.inputs(feats(composites)), coarse, head.inputs(feats(held)), map_spread=1.0)
 
@@ -159,6 +208,8 @@ def test_on_real_tiles_it_outlines_swapped_regions_and_uneven_bands(mtd):
 
     swapped = inside_minus_outside(*swaps(other, 24, rng))
     assert swapped.mean() > 0.4 and np.mean(swapped > 0) >= 2 / 3, swapped
+    refinished = inside_minus_outside(*refinishes(other, 24, rng))
+    assert refinished.mean() > 0.4 and np.mean(refinished > 0) >= 2 / 3, refinished
 
     uneven = [s for s in mtd.test if s.defect_type == "uneven"][::10][:10]
     bands = [cv2.imread(str(s.mask), cv2.IMREAD_GRAYSCALE) > 127 for s in uneven]

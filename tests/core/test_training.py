@@ -18,7 +18,7 @@ from core.evaluation import evaluate
 from core.model.image_density import MAX_FACTOR
 from core.predictor import Predictor
 from core.preprocess import mode_images, view_tensors
-from core.training import MIN_GOOD_SAMPLES, available_memory_bytes, cache_budget, fit, preset, run_fit
+from core.training import MIN_GOOD_SAMPLES, TrainConfig, available_memory_bytes, cache_budget, fit, preset, run_fit
 from core.types import InputMode
 
 TINY_STEPS = 30  # as in conftest.trained_run
@@ -158,6 +158,16 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
     assert float(z.abs().max()) > 0.5
 
 
+def test_settings_read_back_as_trained_and_older_ones_without_re_finished_composites():
+    """A version's settings round-trip; one saved before re-finished composites existed reads as trained without
+    them, not with today's default."""
+    cfg = preset("fast", seed=3)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    older = {k: v for k, v in preset("default").to_dict().items() if k != "refinish_images"}
+    assert TrainConfig.from_dict(older).refinish_images == 0
+    assert TrainConfig.from_dict(older).swap_images == preset("default").swap_images
+
+
 def test_cancel_during_calibration_stops_within_the_stage_not_at_the_next_mode(mtd):
     """Each calibration stage checks for Cancel before every image: a cancel that comes a few images into the
     first mode's calibration stops it there, before that mode is calibrated (not at the start of the next mode,
@@ -169,7 +179,7 @@ def test_cancel_during_calibration_stops_within_the_stage_not_at_the_next_mode(m
             calls["after"] += 1
         return calls["after"] > 5
 
-    gen = fit(mtd.train[:16], preset("tiny", steps=5, swap_images=0), cancel=cancel)
+    gen = fit(mtd.train[:16], preset("tiny", steps=5, swap_images=0, refinish_images=0), cancel=cancel)
     seen = []
     with pytest.raises(TrainingCancelled):
         for event in gen:
@@ -187,9 +197,9 @@ def test_cancel_while_the_foreign_region_head_learns_stops_within_a_batch(mtd):
     with pytest.raises(TrainingCancelled):
         for event in gen:
             seen.append(event)
-            if "swapped-in region" in event.message:
+            if "swapped-in or re-finished region" in event.message:
                 cancel.set()
-    assert "swapped-in region" in seen[-1].message
+    assert "swapped-in or re-finished region" in seen[-1].message
 
 
 def test_where_the_image_density_counts_it_is_fitted_with_brighter_and_dimmer_exposures(mtd, monkeypatch):
