@@ -64,7 +64,8 @@ def test_illumination_map_is_darker_where_the_image_is_darker():
     img = torch.full((1, 3, 64, 64), 0.6)
     img[..., :, :32] = 0.15  # left half in shadow
     est = IlluminationEstimator(stride=4)
-    L = est(img)
+    with torch.no_grad():
+        L = est(img)
     assert L.shape == (1, 1, 16, 16)
     assert float(L.min()) > 0 and float(L.max()) <= 1
     assert L[..., :, :4].mean() < 0.5 * L[..., :, -4:].mean()
@@ -100,7 +101,7 @@ def test_aff_prefers_the_branch_its_attention_points_at():
     with torch.no_grad():
         aff.channel_mlp[-1].weight.zero_()
         aff.channel_mlp[-1].bias.copy_(torch.tensor([5.0] * 4 + [-5.0] * 4))  # branch a for every channel
-    w = aff.weights(torch.randn(1, 4, 4, 4), torch.randn(1, 4, 4, 4))
+        w = aff.weights(torch.randn(1, 4, 4, 4), torch.randn(1, 4, 4, 4))
     assert float(w[:, 0].mean()) > 0.95
 
 
