@@ -55,7 +55,7 @@ def resolve_mode(image: np.ndarray, partner: np.ndarray | None, requested: Input
     if partner is not None:
         return InputMode.PAIRED
     if requested is not None and requested != InputMode.PAIRED:
-        return requested
+        return InputMode(requested)  # a plain "lowlight" / "welllit" string as well
     return InputMode.LOWLIGHT if mean_linear(image) < lowlight_below else InputMode.WELLLIT
 
 

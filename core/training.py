@@ -417,7 +417,7 @@ def fit(
             net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), cfg.seed, exposed)
         del whole, map_pixels
         if cfg.swap_images + cfg.refinish_images > 0 and len(coarse) >= ForeignRegion.min_images:
-            message = f"{mode.value}: learning what a swapped-in or re-finished region looks like"
+            message = f"{mode.label}: learning what a swapped-in or re-finished region looks like"
             yield TrainEvent("calibrate", modes.index(mode), len(modes), message=message)
             items_seen = density_items[: len(coarse)]
             _fit_foreign_region(detector, items_seen, fine, coarse, mode, cfg, welllit_mean, map_spread, cancel)
@@ -428,7 +428,7 @@ def fit(
         )
         masks = np.stack([m for _, m in defects]) if defects else None
         post.modes[mode.value] = calibrate_mode(g_scores, g_maps, d_scores, d_maps, masks, cfg.false_reject_rate)
-        yield TrainEvent("calibrate", modes.index(mode) + 1, len(modes), message=f"calibrated {mode.value}")
+        yield TrainEvent("calibrate", modes.index(mode) + 1, len(modes), message=f"calibrated {mode.label}")
 
     cal = post.modes[modes[0].value]
     detected = float(np.mean(np.asarray(cal.defect_scores) >= cal.threshold)) if cal.defect_scores else None

@@ -34,6 +34,11 @@ class InputMode(str, Enum):
     WELLLIT = "welllit"
     PAIRED = "paired"
 
+    @property
+    def label(self) -> str:
+        """The mode as named in text for people: "low-light", "well-lit", "paired"."""
+        return {"lowlight": "low-light", "welllit": "well-lit"}.get(self.value, self.value)
+
 
 @dataclass(frozen=True)
 class Thresholds:

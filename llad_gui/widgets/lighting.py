@@ -10,9 +10,6 @@ from core.types import InputMode
 LIGHTING = (("Automatic", None), ("Low-light", InputMode.LOWLIGHT), ("Well-lit", InputMode.WELLLIT))
 """(label, input mode) in the order offered; None lets each image's exposure decide."""
 
-MODE_LABELS = {InputMode.LOWLIGHT: "low-light", InputMode.WELLLIT: "well-lit", InputMode.PAIRED: "paired"}
-"""How a result's mode is named in text shown to the operator."""
-
 
 class LightingCombo(QComboBox):
     """A combo box of :data:`LIGHTING`; ``modeChanged(object)`` carries the chosen mode (None = automatic)."""

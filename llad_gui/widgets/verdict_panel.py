@@ -10,7 +10,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.types import InspectionResult, Verdict
-from llad_gui.widgets.lighting import MODE_LABELS
 
 VERDICT_STYLE = {
     # (text shown, object name used by the style sheet)
@@ -81,7 +80,7 @@ class VerdictPanel(QWidget):
         else:
             self.score.setText("score –")
         where = Path(result.frame.ref).name if result.frame is not None and result.frame.ref else ""
-        lit = f"inspected as {MODE_LABELS[result.mode]}" if result.verdict is not Verdict.ERROR else ""
+        lit = f"inspected as {result.mode.label}" if result.verdict is not Verdict.ERROR else ""
         self.detail.setText(result.error or " · ".join(t for t in (where, lit) if t))
 
     def count(self, verdict: Verdict) -> None:

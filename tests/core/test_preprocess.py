@@ -50,6 +50,10 @@ def test_automatic_mode_follows_exposure_and_partner(mtd):
     assert resolve_mode(dark, None, None, cutoff) == InputMode.LOWLIGHT
     assert resolve_mode(dark, tile, InputMode.WELLLIT, cutoff) == InputMode.PAIRED
     assert resolve_mode(tile, None, InputMode.LOWLIGHT, cutoff) == InputMode.LOWLIGHT
+    # a mode named by its string (a setting read back) comes out as the mode, with its label
+    forced = resolve_mode(tile, None, "lowlight", cutoff)
+    assert forced is InputMode.LOWLIGHT and forced.label == "low-light"
+    assert [m.label for m in InputMode] == ["low-light", "well-lit", "paired"]
 
 
 def test_good_parts_as_dark_as_the_trained_ones_stay_well_lit(mtd):
