@@ -170,6 +170,16 @@ class _Item:
     welllit: np.ndarray | None
     lowlight: np.ndarray | None
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the item's images (a well-lit image and its low-light partner share it)."""
+        return (self.welllit if self.welllit is not None else self.lowlight).shape[:2]
+
+    def each_image(self, change: Callable[[np.ndarray], np.ndarray]) -> _Item:
+        """This item with ``change`` applied to each image it has."""
+        welllit = None if self.welllit is None else change(self.welllit)
+        return replace(self, welllit=welllit, lowlight=None if self.lowlight is None else change(self.lowlight))
+
 
 def _calibration_holdout(n: int, cfg: TrainConfig) -> int:
     """How many of ``n`` good images are held out from training to calibrate on."""
@@ -587,8 +597,7 @@ def _fit_foreign_region(
 def _swapped_item(item: _Item, donor: _Item, rng: np.random.Generator) -> tuple[_Item, np.ndarray]:
     """``item`` with one region taken from ``donor`` (the same region in each image the item has), and the
     donor's share of each pixel (:func:`core.data.defects.region_swap`)."""
-    shape = (item.welllit if item.welllit is not None else item.lowlight).shape
-    swap = region_swap(shape[0], shape[1], rng)
+    swap = region_swap(*item.size, rng)
 
     def swapped(image, other):
         return None if image is None or other is None else apply_region_swap(image, other, swap)
@@ -600,20 +609,12 @@ def _swapped_item(item: _Item, donor: _Item, rng: np.random.Generator) -> tuple[
 def _refinished_item(item: _Item, rng: np.random.Generator) -> tuple[_Item, np.ndarray]:
     """``item`` with one region of its own surface re-finished (the same region in each image the item has), and
     each pixel's share of the change (:func:`core.data.defects.region_refinish`)."""
-    shape = (item.welllit if item.welllit is not None else item.lowlight).shape
-    refinish = region_refinish(shape[0], shape[1], rng)
-
-    def refinished(image):
-        return None if image is None else apply_region_refinish(image, refinish)
-
-    return replace(item, welllit=refinished(item.welllit), lowlight=refinished(item.lowlight)), refinish.swap.mask
+    refinish = region_refinish(*item.size, rng)
+    return item.each_image(lambda image: apply_region_refinish(image, refinish)), refinish.swap.mask
 
 
 def _with_exposure(item: _Item, gain: float) -> _Item:
-    def exposed(image):
-        return None if image is None else change_exposure(image, gain)
-
-    return replace(item, welllit=exposed(item.welllit), lowlight=exposed(item.lowlight))
+    return item.each_image(lambda image: change_exposure(image, gain))
 
 
 def run_fit(samples: Sequence[Sample], config: TrainConfig | None = None, on_event=None, **kwargs) -> TrainedModel:
