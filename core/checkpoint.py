@@ -18,15 +18,23 @@ from core.fsio import file_sha256
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.types import InputMode
 
-CHECKPOINT_FORMAT = 9
-"""3 added each mode's residual whitening, 4 each mode's feature density, 5 made the density a mixture of
-Gaussians, 6 added each mode's image density of channel moments, which 7 replaced with channel correlations
-(format 6 lived for a few commits of development; its models are refused), 8 each mode's region contrast, 9 each
-mode's foreign-region head. An older model still loads with what it lacks unfitted (format 2: no whitening, so the
-cosine distance; formats 2 and 3: no density; formats 2 to 5: no image density, so the map's score alone; formats 2
-to 7: no region contrast in the map; formats 2 to 8: no foreign-region term in the map), and a format-4 density as
-a mixture of one, so it measures anomalies the way its thresholds were calibrated."""
-_ADDED_IN = {"whitening.": 3, "densities.": 4, "image_densities.": 7, "region_contrasts.": 8, "foreign_regions.": 9}
+CHECKPOINT_FORMAT = 10
+"""3 added each mode's residual whitening, 4 each mode's feature density, 5 made the density a mixture of Gaussians, 6
+added each mode's image density of channel moments, which 7 replaced with channel correlations (format 6 lived for a
+few commits of development; its models are refused), 8 each mode's region contrast, 9 each mode's foreign-region
+head, 10 each mode's noise floor under the reconstruction map. An older model still loads with what it lacks unfitted
+(format 2: no whitening, so the cosine distance; formats 2 and 3: no density; formats 2 to 5: no image density, so
+the map's score alone; formats 2 to 7: no region contrast in the map; formats 2 to 8: no foreign-region term in the
+map; formats 2 to 9: no noise floor), and a format-4 density as a mixture of one, so it measures anomalies the way
+its thresholds were calibrated."""
+_ADDED_IN = {
+    "whitening.": 3,
+    "densities.": 4,
+    "image_densities.": 7,
+    "region_contrasts.": 8,
+    "foreign_regions.": 9,
+    "floors.": 10,
+}
 """State-dict prefixes of buffers a format added: an older file may lack them."""
 WEIGHTS_FILE = "weights.safetensors"
 MODEL_FILE = "model.json"

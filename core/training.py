@@ -421,6 +421,7 @@ def fit(
         # the map's, before the terms fitted below
         map_scores, map_pixels = _score_views(detector, _checked(good, cancel), mode, cfg, welllit_mean)
         map_spread = spread(torch.from_numpy(map_pixels))
+        net.floors[mode.value].fit(torch.from_numpy(map_pixels))
         net.region_contrasts[mode.value].fit(coarse, map_spread, seed=cfg.seed)
         if ImageDensity.weight_for(len(whole)) > 0:  # else it would not count: left unfitted, saved empty
             exposed = _exposure_summaries(detector, density_items[: len(whole)], mode, cfg, welllit_mean, cancel)

@@ -97,15 +97,15 @@ class AnomalyDetector(nn.Module):
         distance)."""
         recon, targets_on_grid, illumination, target_feats = self._reconstruct(inputs, targets, light)
         if mode is None:
-            baseline = whitening = density = image_density = region = foreign = None
+            baseline = whitening = density = floor = image_density = region = foreign = None
         else:
             key = InputMode(mode).value
             baseline, whitening, density = self.net.baselines[key], self.net.whitening[key], self.net.densities[key]
             image_density, region = self.net.image_densities[key], self.net.region_contrasts[key]
-            foreign = self.net.foreign_regions[key]
+            floor, foreign = self.net.floors[key], self.net.foreign_regions[key]
         amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening, density)
         if region is not None:
-            amap = foreign.add_to(region.add_to(amap, target_feats[-1]), target_feats)
+            amap = foreign.add_to(region.add_to(floor(amap), target_feats[-1]), target_feats)
         if image_density is not None and image_density.is_fitted:
             score = image_density.combine(score, image_density.summaries(target_feats))
         return DetectorOutput(amap, score, illumination)

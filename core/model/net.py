@@ -10,7 +10,8 @@ Data flow for one image, per encoder scale *i*::
 
 It also carries, per input mode, the :class:`~core.model.anomaly_map.ResidualWhitening` and the
 :class:`~core.model.anomaly_map.PositionBaseline` of its discrepancy on good images, the
-:class:`~core.model.density.FeatureDensity` of good parts' local features and the
+:class:`~core.model.density.FeatureDensity` of good parts' local features, the
+:class:`~core.model.noise_floor.NoiseFloor` below which their map is noise, the
 :class:`~core.model.image_density.ImageDensity` of their whole-image statistics and the
 :class:`~core.model.region_contrast.RegionContrast` of each region against the rest of its part (buffers measured
 at calibration, saved with the weights), and the :class:`~core.model.foreign_region.ForeignRegion` head trained at
@@ -36,6 +37,7 @@ from core.model.foreign_region import ForeignRegion
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.image_density import ImageDensity
 from core.model.lfe import LowPassFeatureEnhancement
+from core.model.noise_floor import NoiseFloor
 from core.model.region_contrast import RegionContrast
 from core.types import InputMode
 
@@ -96,6 +98,7 @@ class LowLightAnomalyNet(nn.Module):
         self.whitening = nn.ModuleDict({m.value: ResidualWhitening(config.channels) for m in InputMode})
         self.baselines = nn.ModuleDict({m.value: PositionBaseline(len(config.channels), grid) for m in InputMode})
         self.densities = nn.ModuleDict({m.value: FeatureDensity(config.channels) for m in InputMode})
+        self.floors = nn.ModuleDict({m.value: NoiseFloor() for m in InputMode})
         self.image_densities = nn.ModuleDict({m.value: ImageDensity() for m in InputMode})
         self.region_contrasts = nn.ModuleDict({m.value: RegionContrast() for m in InputMode})
         self.foreign_regions = nn.ModuleDict({m.value: ForeignRegion(config.channels) for m in InputMode})

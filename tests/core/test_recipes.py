@@ -180,19 +180,20 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
 @pytest.mark.parametrize(
     ("fmt", "lacks"),
     [
-        (2, ("whitening.", "densities.", "image_densities.", "region_contrasts.", "foreign_regions.")),
-        (3, ("densities.", "image_densities.", "region_contrasts.", "foreign_regions.")),
-        (5, ("image_densities.", "region_contrasts.", "foreign_regions.")),
-        (7, ("region_contrasts.", "foreign_regions.")),
-        (8, ("foreign_regions.",)),
+        (2, ("whitening.", "densities.", "image_densities.", "region_contrasts.", "foreign_regions.", "floors.")),
+        (3, ("densities.", "image_densities.", "region_contrasts.", "foreign_regions.", "floors.")),
+        (5, ("image_densities.", "region_contrasts.", "foreign_regions.", "floors.")),
+        (7, ("region_contrasts.", "foreign_regions.", "floors.")),
+        (8, ("foreign_regions.", "floors.")),
+        (9, ("floors.",)),
     ],
-    ids=["format2", "format3", "format5", "format7", "format8"],
+    ids=["format2", "format3", "format5", "format7", "format8", "format9"],
 )
 def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, trained, mtd, fmt, lacks):
     """Format 2 had no residual whitening, formats 2 and 3 no feature density, formats 2 to 5 no image density,
-    formats 2 to 7 no region contrast, formats 2 to 8 no foreign-region head; such a model loads with them unfitted
-    (the discrepancy, map and score its thresholds were calibrated with). A current-format file missing them is
-    refused."""
+    formats 2 to 7 no region contrast, formats 2 to 8 no foreign-region head, formats 2 to 9 no noise floor; such a
+    model loads with them unfitted (the discrepancy, map and score its thresholds were calibrated with). A
+    current-format file missing them is refused."""
     from safetensors.torch import load_file, save_file
 
     from core.fsio import file_sha256
@@ -212,7 +213,8 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
     assert not any(d.is_fitted for d in old.net.image_densities.values())  # 20 images: too few for it to count
     contrasts = [old.net.region_contrasts[m] for m in ("lowlight", "welllit")]
     assert all(c.is_fitted == (fmt >= 8) for c in contrasts)
-    assert not any(f.is_fitted for f in old.net.foreign_regions.values())
+    assert all(f.is_fitted == (fmt >= 9) for f in (old.net.foreign_regions[m] for m in ("lowlight", "welllit")))
+    assert not any(f.is_fitted for f in old.net.floors.values())
     assert bool(old.net.whitening["lowlight"].fitted) == (fmt >= 3)
     image = load_image(mtd.test[0].path)
     result = Predictor(old).predict(image)
@@ -223,6 +225,7 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
             "image_densities.": as_then.net.image_densities,
             "region_contrasts.": as_then.net.region_contrasts,
             "foreign_regions.": as_then.net.foreign_regions,
+            "floors.": as_then.net.floors,
         }
         for term in [t for prefix, terms in lacking.items() if prefix in lacks for t in terms.values()]:
             term.fitted.fill_(0.0)

@@ -158,6 +158,31 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
     assert float(z.abs().max()) > 0.5
 
 
+@pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
+def test_inspection_puts_the_noise_floor_under_the_map_and_leaves_the_score(trained, mtd, mode):
+    """Calibration sets each mode's noise floor at the 75th percentile of the held-out good images' map; at
+    inspection the map below it fades towards zero before the region terms are added, the score is the same."""
+    floor = trained.net.floors[mode.value]
+    assert floor.is_fitted and float(floor.knee) > 0
+    image = load_image(next(s.path for s in mtd.test if s.defect_type == "blowhole"))
+    if mode == InputMode.LOWLIGHT:
+        image, _ = synthesize_lowlight(image, 0.7, 3)
+    bare, floored = copy.deepcopy(trained), copy.deepcopy(trained)
+    for model in (bare, floored):
+        for kind in MAP_TERMS:
+            getattr(model.net, kind)[mode.value].fitted.fill_(0.0)
+    bare.net.floors[mode.value].fitted.fill_(0.0)
+    view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
+    with torch.inference_mode():
+        raw, out = Predictor(bare).detector(*view, mode), Predictor(floored).detector(*view, mode)
+    torch.testing.assert_close(out.score, raw.score)
+    expected = floor.knee * torch.nn.functional.softplus((raw.anomaly_map - floor.level) / floor.knee)
+    torch.testing.assert_close(out.anomaly_map, expected)
+    below = raw.anomaly_map < floor.level
+    assert 0.2 < float(below.float().mean()) < 0.99  # a good share of this part lies under the good parts' floor
+    assert float(out.anomaly_map[below].max()) < float(floor.knee) * np.log(2) + 1e-6
+
+
 def test_settings_read_back_as_trained_and_older_ones_without_re_finished_composites():
     """A version's settings round-trip; one saved before re-finished composites existed reads as trained without
     them, not with today's default."""
