@@ -28,7 +28,7 @@ MTD's pixel AUROC from 0.751 to 0.820 well-lit and from 0.751 to 0.795 in low li
 0.598, 2026-12-01); offline, a 32 x 32 grid, a wider head (64, 96 channels) and a further dilation of 8 found
 no more, and a weight of 2 found more uneven bands but fewer blowholes. A peak learning rate of 3e-3 instead of
 1e-3 (offline, the benchmark's composites of 2026-12-01, three seeds each) raised the map's pixel AUROC by 0.005
-well-lit and 0.008 in low light on average; from one seed to the next it moves by up to 0.015. On the fast
+in both modes on average; from one seed to the next it moves by up to 0.015. On the fast
 preset's 90 images of one acquisition session it gained nothing.
 
 It is 55 425 weights and two projections per mode (0.2 MB); nothing is stored per good image. Until
