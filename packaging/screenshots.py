@@ -112,12 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     wait(app, lambda: len(page.history) >= 1)
     page.source_bar.rate.setValue(0)
     page.run.play(0.0)
-    wait(app, lambda: len(page.history) >= 40)
-    page.run.pause()
-    wait(app, lambda: not page.run.is_playing)
     from core.data.io import list_images
 
-    target = str(list_images(args.mtd / "test" / kind)[index])
+    images = list_images(args.mtd / "test" / kind)
+    wait(app, lambda: len(page.history) >= min(40, len(images)))  # MTD's fray folder holds 32
+    page.run.pause()
+    wait(app, lambda: not page.run.is_playing)
+    target = str(images[index])
     page.run.acquisition.seek(index)
     wait(app, lambda: page.current is not None and page.current.frame.ref == target)
     page.view.reset_zoom()
