@@ -46,16 +46,16 @@ PRESET_CHOICES = (
     ("fast", f"Fast ({PRESETS['fast'].steps} steps, a few minutes)"),
     ("default", f"Thorough ({PRESETS['default'].steps} steps, best quality)"),
 )
-VERSION_COLUMNS = ("Version", "Status", "Created", "Samples", "Preset", "Final loss", "Train time", "Defects caught")
+VERSION_COLUMNS = ("Version", "Status", "Created", "Samples", "Preset", "Loss", "Time", "Caught")
 VERSION_TIPS = (
     "",
     "The active version is the one the Inspect page uses",
     "",
     "Good images used: trained on + held back for calibration",
     "Training preset",
-    "Loss at the end of training (lower is better; compare versions of one category only)",
-    "",
-    "Share of synthetic defects drawn on held-out good images caught at the calibrated threshold",
+    "Final loss: at the end of training (lower is better; compare versions of one category only)",
+    "How long training took, calibration included",
+    "Defects caught: the share of synthetic defects drawn on held-out good images caught at the calibrated threshold",
 )
 DISABLED_PRIMARY = "QPushButton#primaryButton:disabled { background: #b0bec5; color: #eceff1; border-color: #90a4ae; }"
 STAGES = {"load": "Loading images", "train": "Training", "calibrate": "Calibrating on held-out images", "done": "Done"}
@@ -457,7 +457,7 @@ class TrainPage(QWidget):
                     str(info.sample_count),
                     info.preset,
                     f"{s.get('final_loss', float('nan')):.3f}",
-                    _duration(float(s.get("train_seconds", float("nan")))),
+                    _duration(float(s.get("total_seconds", s.get("train_seconds", float("nan"))))),
                     "–" if rate is None else f"{rate:.0%}",
                 )
             except LladError as exc:

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 from core.data.io import list_images, load_image
 from core.training import image_density_needs, preset
-from llad_gui.pages.train_page import TrainPage, whole_part_check_text
+from llad_gui.pages.train_page import TrainPage, _duration, whole_part_check_text
 from llad_gui.state import AppState
 
 TRAIN_TIMEOUT = 240_000
@@ -110,6 +110,8 @@ def test_category_from_nothing_to_an_active_model(qtbot, make_page, tmp_path, go
     qtbot.waitUntil(lambda: state.predictor is not None, timeout=60_000)
     assert state.predictor.version == "v001"
     assert page.versions.item(0, 1).text() == "● active"
+    # the version's time is the whole training's, calibration included, as the status line said when it finished
+    assert page.versions.item(0, 6).text() == _duration(info.stats["total_seconds"])
     assert page.train_button.text() == "Retrain"
 
 
