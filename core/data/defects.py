@@ -119,9 +119,7 @@ def region_refinish(h: int, w: int, seed: int | np.random.Generator | None = Non
     """A random re-finished region for (h, w) images: the outline of :func:`region_swap`, a brightness factor
     of exp(+-U(:data:`REFINISH_LOG_GAIN`)) and a texture contrast factor of exp(N(0, :data:`REFINISH_LOG_CONTRAST`))."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    mask = np.zeros((h, w), np.float32)
-    cv2.fillPoly(mask, [np.round(_swap_outline(h, w, rng)).astype(np.int32)], 1.0)
-    mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(1.0, 4.0) * min(h, w) / 256)
+    mask = _region_mask(h, w, rng)
     gain = float(np.exp(rng.choice((-1.0, 1.0)) * rng.uniform(*REFINISH_LOG_GAIN)))
     contrast = float(np.exp(rng.normal(0.0, REFINISH_LOG_CONTRAST)))
     return RegionRefinish(RegionSwap(mask, (False, False), gain), contrast)
@@ -161,12 +159,18 @@ def _swap_outline(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(corners, np.float64)
 
 
+def _region_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """(h, w) float32 share of each pixel inside one region of :func:`_swap_outline`, its edge softened by a
+    Gaussian of 1 to 4 pixels at 256."""
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillPoly(mask, [np.round(_swap_outline(h, w, rng)).astype(np.int32)], 1.0)
+    return cv2.GaussianBlur(mask, (0, 0), rng.uniform(1.0, 4.0) * min(h, w) / 256)
+
+
 def region_swap(h: int, w: int, seed: int | np.random.Generator | None = None) -> RegionSwap:
     """A random region swap for (h, w) images."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    mask = np.zeros((h, w), np.float32)
-    cv2.fillPoly(mask, [np.round(_swap_outline(h, w, rng)).astype(np.int32)], 1.0)
-    mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(1.0, 4.0) * min(h, w) / 256)
+    mask = _region_mask(h, w, rng)
     flips = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))
     return RegionSwap(mask, flips, float(np.exp(rng.normal(0.0, 0.2))))
 
