@@ -128,6 +128,26 @@ def test_the_term_joins_the_map_scaled_to_the_maps_spread():
     torch.testing.assert_close(head.add_to(amap, feats), amap + 1.5 * 0.5 * z)
 
 
+def test_the_fitted_head_averages_its_mirror_images_so_a_mirrored_part_gets_the_mirrored_term():
+    """Fitted, the head's logit is the mean over its input, mirrored left-right, upside down and both (each logit
+    mirrored back): a part seen mirrored gets exactly the mirrored term, and the held-out good images that set the
+    z-score are scored the same way. A head saved without the average (views 1) is the head on its input alone."""
+    rng = torch.Generator().manual_seed(4)
+    head = _fitted(rng)
+    assert int(head.views) == 4
+    feats = _features(2, rng)
+    x = head.inputs(feats)
+    with torch.no_grad():
+        mirrored = [head.head(x.flip(d)).flip(d) if d else head.head(x) for d in ((), (3,), (2,), (2, 3))]
+        torch.testing.assert_close(head.raw(feats), torch.stack(mirrored).mean(0))
+        assert not torch.allclose(head.raw(feats), mirrored[0], atol=1e-3)  # the mirror images do differ
+        for dims in ((3,), (2,), (2, 3)):
+            flipped = [f.flip(dims) for f in feats]
+            torch.testing.assert_close(head.raw(flipped), head.raw(feats).flip(dims), rtol=1e-4, atol=1e-5)
+        head.views.fill_(1)
+        torch.testing.assert_close(head.raw(feats), mirrored[0])
+
+
 def test_the_head_round_trips_fitted_and_unfitted_and_trains_reproducibly():
     rng = torch.Generator().manual_seed(2)
     head = _fitted(rng)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+from fnmatch import fnmatchcase
 
 import numpy as np
 import pytest
@@ -185,22 +186,23 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
         (5, ("image_densities.", "region_contrasts.", "foreign_regions.", "floors.")),
         (7, ("region_contrasts.", "foreign_regions.", "floors.")),
         (8, ("foreign_regions.", "floors.")),
-        (9, ("floors.",)),
+        (9, ("floors.", "foreign_regions.*.views")),
+        (10, ("foreign_regions.*.views",)),
     ],
-    ids=["format2", "format3", "format5", "format7", "format8", "format9"],
+    ids=["format2", "format3", "format5", "format7", "format8", "format9", "format10"],
 )
 def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, trained, mtd, fmt, lacks):
     """Format 2 had no residual whitening, formats 2 and 3 no feature density, formats 2 to 5 no image density,
-    formats 2 to 7 no region contrast, formats 2 to 8 no foreign-region head, formats 2 to 9 no noise floor; such a
-    model loads with them unfitted (the discrepancy, map and score its thresholds were calibrated with). A
-    current-format file missing them is refused."""
+    formats 2 to 7 no region contrast, formats 2 to 8 no foreign-region head, formats 2 to 9 no noise floor, formats
+    9 and 10 no mirror-image average in the head; such a model loads with them unfitted or left out (the discrepancy,
+    map and score its thresholds were calibrated with). A current-format file missing them is refused."""
     from safetensors.torch import load_file, save_file
 
     from core.fsio import file_sha256
 
     r, folder = saved
     weights = folder / "weights.safetensors"
-    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(lacks)}
+    state = {k: v for k, v in load_file(str(weights)).items() if not any(fnmatchcase(k, f"{p}*") for p in lacks)}
     save_file(state, str(weights))
     meta = json.loads((folder / "model.json").read_text())
     meta["weights_sha256"] = file_sha256(weights)
@@ -214,7 +216,8 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
     contrasts = [old.net.region_contrasts[m] for m in ("lowlight", "welllit")]
     assert all(c.is_fitted == (fmt >= 8) for c in contrasts)
     assert all(f.is_fitted == (fmt >= 9) for f in (old.net.foreign_regions[m] for m in ("lowlight", "welllit")))
-    assert not any(f.is_fitted for f in old.net.floors.values())
+    assert all(f.is_fitted == (fmt >= 10) for f in old.net.floors.values() if f is not old.net.floors["paired"])
+    assert all(int(f.views) == 1 for f in old.net.foreign_regions.values())
     assert bool(old.net.whitening["lowlight"].fitted) == (fmt >= 3)
     image = load_image(mtd.test[0].path)
     result = Predictor(old).predict(image)
@@ -229,6 +232,8 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
         }
         for term in [t for prefix, terms in lacking.items() if prefix in lacks for t in terms.values()]:
             term.fitted.fill_(0.0)
+        for head in as_then.net.foreign_regions.values():
+            head.views.fill_(1)
         then = Predictor(as_then).predict(image)
         assert result.raw_score == pytest.approx(then.raw_score, rel=1e-5)
         np.testing.assert_allclose(result.anomaly_map, then.anomaly_map, rtol=1e-5, atol=1e-6)
