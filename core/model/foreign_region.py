@@ -14,11 +14,14 @@ region of their *own* surface made darker or brighter, its texture's contrast ch
 band was ground or coated differently. The encoder's target features of each
 composite (stride 8 projected on :attr:`ForeignRegion.fine_rank` principal directions and pooled to the stride-16
 grid, stride 16 projected on :attr:`ForeignRegion.coarse_rank`), each alongside its difference from the image's
-median, go through three 3 x 3 convolutions of dilations 1, 2 and 4 (together 15 cells: about the whole part at
-256 pixels) and a 1 x 1 one. The head is trained with a per-position binary cross-entropy against the composite's
-mask, untouched good parts counting as all-negative, each batch mirrored at random. Once trained, its logit is the
-mean of the head over its input and the input's three mirror images (each logit mirrored back), so a part seen
-mirrored gets the mirrored term, and the logit varies less with the head's random start. That logit, as a z-score
+median and its deviation from its mean at the same place over the good parts the head trains on (in units of its
+spread there), go through three 3 x 3 convolutions of dilations 1, 2 and 4 (together 15 cells: about the whole part
+at 256 pixels) and a 1 x 1 one. The deviation says which side of a seam is the part's usual finish at that place:
+where a band covers much of a part, its difference from the part's own median alone does not. The head is trained
+with a per-position binary cross-entropy against the composite's mask, untouched good parts counting as
+all-negative, each batch mirrored at random (the deviations taken before the mirroring). Once trained, its logit is
+the mean of the head over its input and the input's three mirror images (each logit mirrored back), so the logit
+varies less with the head's random start. That logit, as a z-score
 over good images held out from its training, is added to the map scaled to the spread of the map's pixels on good
 images (as the region contrast is); the image score is unchanged.
 
@@ -35,9 +38,13 @@ preset's 90 images of one acquisition session it gained nothing. The mirror-imag
 trained as in the benchmark (the map at 64 x 64, BENCHMARKS.md), raised pixel AUROC from 0.838 to 0.839 well-lit and
 from 0.829 to 0.835 in low light, AUPRO 0.683 -> 0.688 and 0.620 -> 0.622, and by 0.004 to 0.005 for each of three
 heads trained on other composites; it costs four passes of the head instead of one (about 1 ms a 256-pixel image).
+The deviations from each place's good mean (model format 12), offline on the same model's terms and one set of
+composites, three seeds each: pixel AUROC 0.822 -> 0.839 well-lit (every seed gained 0.014 to 0.023), AUPRO 0.663 ->
+0.672; in low light 0.830 -> 0.831, where the synthetic light's uneven field moves each place's features from one
+image to the next.
 
-It is 55 425 weights and two projections per mode (0.2 MB); nothing is stored per good image. Until
-fitted it adds nothing, so models saved before it keep their maps.
+It is 73 857 weights, two projections and each place's mean and spread of them per mode (0.45 MB); nothing is
+stored per good image. Until fitted it adds nothing, so models saved before it keep their maps.
 """
 
 from __future__ import annotations
@@ -68,6 +75,8 @@ class ForeignRegion(MapTerm):
     epochs = 10
     batch_size = 32
     lr = 3e-3
+    #: added to each position's spread of a projection, as a share of that projection's mean spread over positions
+    position_floor = 0.1
     #: the share of the good images held out from its training to set the z-score
     holdout = 0.2
     #: the fewest good images it is fitted with (three to train on, one held out)
@@ -78,7 +87,7 @@ class ForeignRegion(MapTerm):
         fine, coarse = min(self.fine_rank, channels[-2]), min(self.coarse_rank, channels[-1])
         width = self.width
         self.head = nn.Sequential(
-            nn.Conv2d(2 * (fine + coarse), width, 3, padding=1),
+            nn.Conv2d(3 * (fine + coarse), width, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(width, width, 3, padding=2, dilation=2),
             nn.ReLU(),
@@ -91,33 +100,52 @@ class ForeignRegion(MapTerm):
         self.register_buffer("fine_centre", torch.zeros(0))  # (C8,)
         self.register_buffer("coarse_projection", torch.zeros(0, 0))  # (C16, k16)
         self.register_buffer("coarse_centre", torch.zeros(0))  # (C16,)
-        self.register_buffer("scale", torch.zeros(0))  # (2 * (k8 + k16),) each input channel's spread
+        # each projection's mean and spread at each position over the good images the head was trained with
+        self.register_buffer("position_centre", torch.zeros(0, 0, 0))  # (k8 + k16, h, w)
+        self.register_buffer("position_spread", torch.zeros(0, 0, 0))  # (k8 + k16, h, w)
+        self.register_buffer("scale", torch.zeros(0))  # (3 * (k8 + k16),) each input channel's spread
         # how many mirror images of its input the head's logit is averaged over: 1 (as saved before format 11) or 4
         self.register_buffer("views", torch.ones((), dtype=torch.int64))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        names = ("fine_projection", "fine_centre", "coarse_projection", "coarse_centre", "scale")
-        size_buffers_as_saved(self, state_dict, prefix, names)
+        projections = ("fine_projection", "fine_centre", "coarse_projection", "coarse_centre")
+        size_buffers_as_saved(self, state_dict, prefix, (*projections, "position_centre", "position_spread", "scale"))
+        first = state_dict.get(prefix + "head.0.weight")
+        if isinstance(first, torch.Tensor) and first.shape[1] != self.head[0].in_channels:
+            # saved before format 12, without the position channels: the first layer as it was then
+            self.head[0] = nn.Conv2d(first.shape[1], self.head[0].out_channels, 3, padding=1)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def fit_projections(self, fine: torch.Tensor, coarse: torch.Tensor) -> None:
         """Principal directions and centres from good images' (N, C, h, w) stride-8 and stride-16 features."""
         self.fine_projection, self.fine_centre = principal_basis(fine, self.fine_rank)
         self.coarse_projection, self.coarse_centre = principal_basis(coarse, self.coarse_rank)
-        self.scale = torch.ones(2 * (self.fine_projection.shape[1] + self.coarse_projection.shape[1]))
 
     def inputs(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Encoder target features (shallow first) -> the head's (B, 2(k8 + k16), h, w) input on the coarsest
-        grid: both projections and their differences from the image's median, each channel scaled."""
+        """Encoder target features (shallow first) -> (B, 2(k8 + k16), h, w) on the coarsest grid: both projections
+        and their differences from the image's median. What :meth:`fit` takes; :meth:`head_input` completes it."""
         x8 = project(feats[-2], self.fine_projection, self.fine_centre)
         x16 = project(feats[-1], self.coarse_projection, self.coarse_centre)
         x = torch.cat([F.adaptive_avg_pool2d(x8, x16.shape[-2:]), x16], 1)
-        x = torch.cat([x, minus_image_median(x)], 1)
+        return torch.cat([x, minus_image_median(x)], 1)
+
+    def head_input(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`inputs` -> the head's input: the projections' deviations from their mean at each position over good
+        parts, in units of their spread there, appended (once fitted, and not in a head saved before format 12),
+        each channel scaled."""
+        if self.position_centre.numel():
+            if x.shape[-2:] != self.position_centre.shape[-2:]:
+                raise ValueError(
+                    f"foreign-region head was fitted on a {tuple(self.position_centre.shape[-2:])} grid, "
+                    f"got {tuple(x.shape[-2:])}"
+                )
+            k = len(self.position_centre)
+            x = torch.cat([x, (x[:, :k] - self.position_centre) / self.position_spread], 1)
         return x / self.scale.view(1, -1, 1, 1)
 
     def raw(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         """(B, 1, h, w) the head's logit from encoder target features (shallow first)."""
-        return self._logit(self.inputs(feats))
+        return self._logit(self.head_input(self.inputs(feats)))
 
     def _logit(self, x: torch.Tensor) -> torch.Tensor:
         """The head on scaled inputs (B, D, h, w), averaged over :attr:`views` mirror images of them (itself,
@@ -129,6 +157,12 @@ class ForeignRegion(MapTerm):
         out = self.head(torch.cat([x.flip(dims) if dims else x for dims in flips]))
         out = [o.flip(dims) if dims else o for o, dims in zip(out.split(len(x)), flips)]
         return torch.stack(out).mean(0)
+
+    def _fit_places(self, projections: torch.Tensor) -> None:
+        """Each projection's mean and floored spread at each place over good images' (N, k, h, w) projections."""
+        self.position_centre = projections.mean(0)
+        deviation = projections.std(0)
+        self.position_spread = deviation + self.position_floor * deviation.mean((1, 2), keepdim=True).clamp_min(1e-6)
 
     def fit(
         self,
@@ -151,9 +185,12 @@ class ForeignRegion(MapTerm):
         if len(swapped) != len(masks):
             raise ValueError(f"{len(swapped)} composites but {len(masks)} masks")
         generator = torch.Generator().manual_seed(seed)
+        k = good.shape[1] // 2
+        self._fit_places(good[:, :k].float())
         rows = torch.cat([good, swapped])
-        scale = torch.stack([chunk.float().pow(2).mean((0, 2, 3)) for chunk in rows.split(256)]).mean(0).sqrt()
-        self.scale = scale.clamp_min(1e-6)
+        self.scale = torch.ones(3 * k)
+        squares = [self.head_input(chunk.float()).pow(2).mean((0, 2, 3)) for chunk in rows.split(256)]
+        self.scale = torch.stack(squares).mean(0).sqrt().clamp_min(1e-6)
         targets = torch.cat([torch.zeros(len(good), *masks.shape[1:]), masks.float()]).unsqueeze(1)
         for layer in self.head:
             if isinstance(layer, nn.Conv2d):
@@ -171,7 +208,7 @@ class ForeignRegion(MapTerm):
                     if check is not None:
                         check()
                     pick = order[step * batch : (step + 1) * batch]
-                    x, y = rows[pick].float() / self.scale.view(1, -1, 1, 1), targets[pick]
+                    x, y = self.head_input(rows[pick].float()), targets[pick]
                     flip = torch.rand(2, generator=generator) < 0.5
                     dims = [d for d, f in zip((3, 2), flip) if f]
                     if dims:
@@ -184,5 +221,5 @@ class ForeignRegion(MapTerm):
         self.head.eval()
         self.views.fill_(len(_MIRRORS))
         with torch.no_grad():
-            logits = torch.cat([self._logit(chunk.float() / self.scale.view(1, -1, 1, 1)) for chunk in held.split(64)])
+            logits = torch.cat([self._logit(self.head_input(chunk.float())) for chunk in held.split(64)])
         self._set_scale(logits, map_spread, weight)

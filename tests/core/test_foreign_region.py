@@ -128,24 +128,53 @@ def test_the_term_joins_the_map_scaled_to_the_maps_spread():
     torch.testing.assert_close(head.add_to(amap, feats), amap + 1.5 * 0.5 * z)
 
 
-def test_the_fitted_head_averages_its_mirror_images_so_a_mirrored_part_gets_the_mirrored_term():
+def test_the_fitted_head_averages_its_mirror_images():
     """Fitted, the head's logit is the mean over its input, mirrored left-right, upside down and both (each logit
-    mirrored back): a part seen mirrored gets exactly the mirrored term, and the held-out good images that set the
-    z-score are scored the same way. A head saved without the average (views 1) is the head on its input alone."""
+    mirrored back), and the held-out good images that set the z-score are scored the same way. Where good parts'
+    mean and spread are the same at mirrored places, a part seen mirrored gets exactly the mirrored term. A head
+    saved without the average (views 1) is the head on its input alone."""
     rng = torch.Generator().manual_seed(4)
     head = _fitted(rng)
     assert int(head.views) == 4
     feats = _features(2, rng)
-    x = head.inputs(feats)
+    x = head.head_input(head.inputs(feats))
     with torch.no_grad():
         mirrored = [head.head(x.flip(d)).flip(d) if d else head.head(x) for d in ((), (3,), (2,), (2, 3))]
         torch.testing.assert_close(head.raw(feats), torch.stack(mirrored).mean(0))
         assert not torch.allclose(head.raw(feats), mirrored[0], atol=1e-3)  # the mirror images do differ
+        head.position_centre.zero_()
+        head.position_spread.fill_(1.0)
         for dims in ((3,), (2,), (2, 3)):
             flipped = [f.flip(dims) for f in feats]
             torch.testing.assert_close(head.raw(flipped), head.raw(feats).flip(dims), rtol=1e-4, atol=1e-5)
         head.views.fill_(1)
-        torch.testing.assert_close(head.raw(feats), mirrored[0])
+        torch.testing.assert_close(head.raw(feats), head.head(head.head_input(head.inputs(feats))))
+
+
+def test_the_head_also_sees_each_places_deviation_from_good_parts_there():
+    """The head's input is :meth:`inputs` (both projections, their differences from the image's median) and, once
+    fitted, each projection's deviation from its mean at that place over the good images it trained on, in units of
+    its spread there (floored at a tenth of its mean spread over places), every channel scaled: a part at good
+    parts' mean everywhere gets deviations of zero. Another grid than the fitted one is refused."""
+    rng = torch.Generator().manual_seed(5)
+    head, rows = _projected(24, rng)
+    swapped = head.inputs(_features(16, rng))
+    head.fit(rows[:20], swapped, (torch.rand(16, 8, 8, generator=rng) > 0.5).float(), rows[20:], map_spread=0.5)
+    k = rows.shape[1] // 2
+    assert head.position_centre.shape == head.position_spread.shape == (k, 8, 8)
+    torch.testing.assert_close(head.position_centre, rows[:20, :k].mean(0))
+    spread = rows[:20, :k].std(0)
+    torch.testing.assert_close(head.position_spread, spread + 0.1 * spread.mean((1, 2), keepdim=True))
+
+    x = head.head_input(rows[20:]) * head.scale.view(1, -1, 1, 1)
+    assert x.shape == (4, 3 * k, 8, 8) and head.head[0].in_channels == 3 * k
+    torch.testing.assert_close(x[:, : 2 * k], rows[20:])
+    torch.testing.assert_close(x[:, 2 * k :], (rows[20:, :k] - head.position_centre) / head.position_spread)
+    at_mean = rows[20:21].clone()
+    at_mean[:, :k] = head.position_centre
+    assert torch.equal(head.head_input(at_mean)[:, 2 * k :], torch.zeros(1, k, 8, 8))
+    with pytest.raises(ValueError, match=r"fitted on a \(8, 8\) grid, got \(6, 6\)"):
+        head.raw(_features(1, rng, grid=6))
 
 
 def test_the_head_round_trips_fitted_and_unfitted_and_trains_reproducibly():
