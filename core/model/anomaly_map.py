@@ -126,6 +126,8 @@ class MapTerm(nn.Module):
 
     #: the term's weight in the map, in units of the map's spread on good images
     default_weight = 1.0
+    #: what the term is called in errors
+    label = "map term"
 
     def __init__(self) -> None:
         super().__init__()
@@ -151,6 +153,12 @@ class MapTerm(nn.Module):
             return anomaly_map
         z = F.interpolate(self.zscores(features), size=anomaly_map.shape[-2:], mode="bilinear", align_corners=False)
         return anomaly_map + self.norm[3] * self.norm[2] * z
+
+    def _check_grid(self, per_position: torch.Tensor, x: torch.Tensor) -> None:
+        """Refuse (B, C, h, w) ``x`` on another grid than the one ``per_position`` (.., h, w) was fitted on."""
+        if x.shape[-2:] != per_position.shape[-2:]:
+            fitted, got = tuple(per_position.shape[-2:]), tuple(x.shape[-2:])
+            raise ValueError(f"{self.label} was fitted on a {fitted} grid, got {got}")
 
     def _set_scale(self, held_raw: torch.Tensor, map_spread: float, weight: float | None) -> None:
         """End of a fit: standardise by :meth:`raw` on the held-out good images, scale to ``map_spread``."""

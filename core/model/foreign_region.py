@@ -66,6 +66,8 @@ _MIRRORS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
 class ForeignRegion(MapTerm):
     """Per-position logit that a region of the part comes from another part, trained on swapped good parts."""
 
+    label = "foreign-region head"
+
     #: principal directions kept of the coarsest (stride 16) and the next (stride 8) features
     coarse_rank = 48
     fine_rank = 16
@@ -134,11 +136,7 @@ class ForeignRegion(MapTerm):
         parts, in units of their spread there, appended (once fitted, and not in a head saved before format 12),
         each channel scaled."""
         if self.position_centre.numel():
-            if x.shape[-2:] != self.position_centre.shape[-2:]:
-                raise ValueError(
-                    f"foreign-region head was fitted on a {tuple(self.position_centre.shape[-2:])} grid, "
-                    f"got {tuple(x.shape[-2:])}"
-                )
+            self._check_grid(self.position_centre, x)
             k = len(self.position_centre)
             x = torch.cat([x, (x[:, :k] - self.position_centre) / self.position_spread], 1)
         return x / self.scale.view(1, -1, 1, 1)

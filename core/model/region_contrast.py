@@ -41,6 +41,8 @@ from core.model.image_density import RANK, minus_image_median, principal_basis, 
 class RegionContrast(MapTerm):
     """How unlike the rest of its own part each region is, as a map term fitted on good parts."""
 
+    label = "region contrast"
+
     #: the window (grid cells of the coarsest features) a region's features are averaged over
     window = 5
     #: covariance shrinkage towards its mean variance
@@ -72,11 +74,7 @@ class RegionContrast(MapTerm):
 
     def _distance(self, contrast: torch.Tensor) -> torch.Tensor:
         """(B, k, h, w) -> (B, h, w) Mahalanobis length after the position mean."""
-        if contrast.shape[-2:] != self.position_mean.shape[-2:]:
-            raise ValueError(
-                f"region contrast was fitted on a {tuple(self.position_mean.shape[-2:])} grid, "
-                f"got {tuple(contrast.shape[-2:])}"
-            )
+        self._check_grid(self.position_mean, contrast)
         z = (contrast - self.position_mean).permute(0, 2, 3, 1)
         return mahalanobis_sq(z, self.mean, self.precision).clamp_min(0).sqrt()
 

@@ -173,7 +173,7 @@ def test_the_head_also_sees_each_places_deviation_from_good_parts_there():
     at_mean = rows[20:21].clone()
     at_mean[:, :k] = head.position_centre
     assert torch.equal(head.head_input(at_mean)[:, 2 * k :], torch.zeros(1, k, 8, 8))
-    with pytest.raises(ValueError, match=r"fitted on a \(8, 8\) grid, got \(6, 6\)"):
+    with pytest.raises(ValueError, match=r"foreign-region head was fitted on a \(8, 8\) grid, got \(6, 6\)"):
         head.raw(_features(1, rng, grid=6))
 
 

@@ -99,6 +99,12 @@ def test_too_few_good_images_are_refused():
         RegionContrast().fit(_finish(2, rng), map_spread=1.0)
 
 
+def test_features_on_another_grid_are_refused():
+    region = _fitted(torch.Generator().manual_seed(6))
+    with pytest.raises(ValueError, match=r"region contrast was fitted on a \(16, 16\) grid, got \(12, 12\)"):
+        region.zscores(torch.randn(1, 8, 12, 12))
+
+
 def test_on_real_tiles_the_uneven_band_stands_out_from_the_rest_of_its_tile(mtd):
     """Fitted on the encoder's coarsest features of 60 good MTD tiles, the term is higher inside the annotated
     band of *uneven* tiles (a region of another finish, which the reconstruction map barely sees) than over the
