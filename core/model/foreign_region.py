@@ -132,14 +132,17 @@ class ForeignRegion(MapTerm):
         return torch.cat([x, minus_image_median(x)], 1)
 
     def head_input(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`inputs` -> the head's input: the projections' deviations from their mean at each position over good
-        parts, in units of their spread there, appended (once fitted, and not in a head saved before format 12),
-        each channel scaled."""
-        if self.position_centre.numel():
-            self._check_grid(self.position_centre, x)
-            k = len(self.position_centre)
-            x = torch.cat([x, (x[:, :k] - self.position_centre) / self.position_spread], 1)
-        return x / self.scale.view(1, -1, 1, 1)
+        """:meth:`inputs` -> the head's input: :meth:`_with_places`, each channel scaled."""
+        return self._with_places(x) / self.scale.view(1, -1, 1, 1)
+
+    def _with_places(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`inputs` with the projections' deviations from their mean at each position over good parts, in
+        units of their spread there, appended (once fitted, and not in a head saved before format 12)."""
+        if not self.position_centre.numel():
+            return x
+        self._check_grid(self.position_centre, x)
+        k = len(self.position_centre)
+        return torch.cat([x, (x[:, :k] - self.position_centre) / self.position_spread], 1)
 
     def raw(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         """(B, 1, h, w) the head's logit from encoder target features (shallow first)."""
@@ -186,8 +189,7 @@ class ForeignRegion(MapTerm):
         k = good.shape[1] // 2
         self._fit_places(good[:, :k].float())
         rows = torch.cat([good, swapped])
-        self.scale = torch.ones(3 * k)
-        squares = [self.head_input(chunk.float()).pow(2).mean((0, 2, 3)) for chunk in rows.split(256)]
+        squares = [self._with_places(chunk.float()).pow(2).mean((0, 2, 3)) for chunk in rows.split(256)]
         self.scale = torch.stack(squares).mean(0).sqrt().clamp_min(1e-6)
         targets = torch.cat([torch.zeros(len(good), *masks.shape[1:]), masks.float()]).unsqueeze(1)
         for layer in self.head:
