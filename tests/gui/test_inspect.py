@@ -188,7 +188,8 @@ def test_camera_that_stops_delivering_is_reported(qtbot, window, tmp_path, mtd_r
     qtbot.waitUntil(lambda: page.banner.isVisible() and "lost" in page.banner.text(), timeout=30_000)
     assert "retrying in" in page.banner.text()
     assert page.banner.objectName() == "bannerAlarm"
-    assert len(page.history) >= 1
+    # the frame delivered before the loss is still inspected: on a busy machine its result may come after the banner
+    qtbot.waitUntil(lambda: len(page.history) >= 1, timeout=30_000)
     page.stop_source()
     assert not page.run.running
 
