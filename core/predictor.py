@@ -44,7 +44,7 @@ class Predictor:
         self.version = version
         self.device = torch.device(device) if device else default_device()
         self.image_size = trained.config.image_size
-        self.enhancement = trained.enhancement
+        self.welllit_mean = trained.welllit_mean
         self.lowlight_below = trained.lowlight_exposure  # automatic mode's cut-off
         self.post = trained.post
         self.thresholds = thresholds or Thresholds()
@@ -86,7 +86,7 @@ class Predictor:
 
     def _run(self, mode: InputMode, frames: list[Frame], load_ms: float) -> list[InspectionResult]:
         t0 = time.perf_counter()
-        views = [mode_images(mode, f.image, f.partner, self.image_size, *self.enhancement) for f in frames]
+        views = [mode_images(mode, f.image, f.partner, self.image_size, self.welllit_mean) for f in frames]
         inputs, targets, light = (None if t is None else t.to(self.device) for t in view_tensors(views))
         t1 = time.perf_counter()
         out = self.detector(inputs, targets, light, mode)

@@ -83,14 +83,13 @@ def view_tensors(views: Sequence[ModeImages]) -> tuple[torch.Tensor, torch.Tenso
 
 
 def mode_images(
-    mode: InputMode, image: np.ndarray, partner: np.ndarray | None, size: int, enhance_mean: float, denoise: float
+    mode: InputMode, image: np.ndarray, partner: np.ndarray | None, size: int, enhance_mean: float
 ) -> ModeImages:
-    """The detector's images for ``image`` (and its well-lit ``partner`` in paired mode) in ``mode``; a dark
-    image is enhanced to ``enhance_mean`` with ``denoise`` (:func:`core.data.lowlight.enhance_lowlight`)."""
+    """The detector's images for ``image`` (and its well-lit ``partner`` in paired mode) in ``mode``."""
     raw = resize_rgb(image, size)
     if mode == InputMode.WELLLIT:
         return ModeImages(raw, None, raw)
-    enhanced = enhance_lowlight(raw, target_mean=enhance_mean, denoise=denoise)
+    enhanced = enhance_lowlight(raw, target_mean=enhance_mean)
     if mode == InputMode.PAIRED:
         if partner is None:
             raise ValueError("paired mode needs the well-lit partner image")

@@ -56,7 +56,7 @@ from core.data.defects import (
     synthetic_defect,
 )
 from core.data.io import ImageLoadError, load_image
-from core.data.lowlight import DENOISE, change_exposure, enhance_lowlight, synthesize_lowlight
+from core.data.lowlight import change_exposure, enhance_lowlight, synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.model.decoder import align_to_grid
 from core.model.density import held_out_split, spread
@@ -99,8 +99,6 @@ class TrainConfig:
     threads: int | None = None
     target_cache_mb: int = 1536
     preset: str = "default"
-    #: how strongly the enhancement of a dark image denoises (:func:`core.data.lowlight.enhance_lowlight`)
-    enhance_denoise: float = DENOISE
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -111,7 +109,6 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> TrainConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known.setdefault("refinish_images", 0)  # saved before re-finished composites existed: trained without them
-        known.setdefault("enhance_denoise", 1.0)  # saved before it was a setting: enhanced with the then fixed 1.0
         if "strength_range" in known:
             known["strength_range"] = tuple(known["strength_range"])
         return cls(**known)
@@ -160,12 +157,6 @@ class TrainedModel:
     #: automatic mode's low-light cut-off (:func:`core.preprocess.lowlight_cutoff`); ``None`` (models trained on
     #: low-light images only, or saved before it was stored): the cut-off of ``welllit_mean`` alone (half of it)
     lowlight_below: float | None = None
-
-    @property
-    def enhancement(self) -> tuple[float, float]:
-        """How a dark image is enhanced for this model: :func:`core.preprocess.mode_images`'s ``enhance_mean``
-        and ``denoise``."""
-        return self.welllit_mean, self.config.enhance_denoise
 
     @property
     def lowlight_exposure(self) -> float:
@@ -244,9 +235,7 @@ def _training_pair(item: _Item, cfg: TrainConfig, rng: np.random.Generator, well
     exactly as at inspection; the target is :func:`_target_image` of the same flips."""
     flips = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))
     if item.welllit is None:  # low-light only: the enhancement is input and target at once
-        seen = mode_images(
-            InputMode.LOWLIGHT, _flip(item.lowlight, flips), None, cfg.image_size, welllit_mean, cfg.enhance_denoise
-        )
+        seen = mode_images(InputMode.LOWLIGHT, _flip(item.lowlight, flips), None, cfg.image_size, welllit_mean)
         return seen.input, seen.light, flips, True
     if item.lowlight is not None and rng.random() < 0.7:
         dark = _flip(item.lowlight, flips)
@@ -255,7 +244,7 @@ def _training_pair(item: _Item, cfg: TrainConfig, rng: np.random.Generator, well
         if rng.random() < cfg.welllit_fraction:
             return well, well, flips, True
         dark, _ = synthesize_lowlight(well, rng.uniform(*cfg.strength_range), rng)
-    seen = mode_images(InputMode.LOWLIGHT, dark, None, cfg.image_size, welllit_mean, cfg.enhance_denoise)
+    seen = mode_images(InputMode.LOWLIGHT, dark, None, cfg.image_size, welllit_mean)
     return seen.input, seen.light, flips, False
 
 
@@ -345,8 +334,7 @@ def fit(
     holdout = [items[i] for i in order[:n_hold]]
     train_items = [items[i] for i in order[n_hold:]]
     if lowlight_only:
-        enhanced = (enhance_lowlight(it.lowlight, denoise=cfg.enhance_denoise) for it in train_items[:50])
-        welllit_mean = float(np.mean([mean_linear(image) for image in enhanced]))
+        welllit_mean = float(np.mean([mean_linear(enhance_lowlight(it.lowlight)) for it in train_items[:50]]))
         lowlight_below = None
     else:
         exposures = [mean_linear(it.welllit) for it in train_items]
@@ -409,9 +397,7 @@ def fit(
     defects = []
     for i in range(calibration_defects if holdout else 0):
         src = holdout[i % len(holdout)]
-        base = src.welllit
-        if base is None:
-            base = enhance_lowlight(src.lowlight, target_mean=welllit_mean, denoise=cfg.enhance_denoise)
+        base = src.welllit if src.welllit is not None else enhance_lowlight(src.lowlight, target_mean=welllit_mean)
         defects.append(synthetic_defect(base, cal_rng))
     base_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[: cfg.baseline_images]]
     n_density = max(cfg.density_images, cfg.image_density_images)
@@ -499,9 +485,9 @@ def _calibration_view(item: _Item, mode: InputMode, cfg: TrainConfig, rng: np.ra
 def _view_batches(views, mode: InputMode, cfg: TrainConfig, welllit_mean: float, size: int = 8):
     """(inputs, targets or None, light) tensors for (image, partner) views (any iterable, read as it goes),
     ``size`` at a time."""
-    views, enhance = iter(views), (welllit_mean, cfg.enhance_denoise)
+    views = iter(views)
     while chunk := list(itertools.islice(views, size)):
-        yield view_tensors([mode_images(mode, img, partner, cfg.image_size, *enhance) for img, partner in chunk])
+        yield view_tensors([mode_images(mode, img, partner, cfg.image_size, welllit_mean) for img, partner in chunk])
 
 
 @torch.inference_mode()

@@ -18,12 +18,6 @@ defective tiles, a break keeps about 0.7 of its well-lit contrast with its surro
 blur of 30 % keeps 0.97 and 0.84 of them, yet trained and inspected with it the model outlined defects in low light
 worse (fast preset: pixel AUROC 0.802 -> 0.782), because more of each image's own light is left in; 5 % gained
 nothing (BENCHMARKS.md, 2026-12-01 afternoon).
-
-The denoising blur's strength is :data:`DENOISE` (0.6; 1.0 until 2026-12-01). Denoising less kept more of what
-defects look like in the dark and outlined them better, while the encoder's features and the low-pass feature
-enhancement take care of the noise: with the fast preset, low-light pixel AUROC 0.797 / 0.802 / 0.807 and AUPRO
-0.598 / 0.607 / 0.625 at 1.6 / 1.0 / 0.6. A model keeps the strength it was trained with
-(``TrainConfig.enhance_denoise``).
 """
 
 from __future__ import annotations
@@ -144,10 +138,6 @@ def synthesize_lowlight(
     return out, LowLightParams(exposure, float(field.min()), float(field.max()), fw, read_noise, seed_value)
 
 
-#: the enhancement's denoising strength (:func:`enhance_lowlight`); models keep the one they were trained with
-DENOISE = 0.6
-
-
 def estimate_illumination(image: np.ndarray, sigma_frac: float = 0.08) -> np.ndarray:
     """Smooth illumination estimate in linear light, (H, W) float32: a heavy blur of the brightest channel."""
     bright = srgb8_to_linear(image.max(axis=2))  # the table is monotonic: the brightest channel stays brightest
@@ -160,7 +150,7 @@ def estimate_illumination(image: np.ndarray, sigma_frac: float = 0.08) -> np.nda
     return cv2.resize(reduced, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def enhance_lowlight(image: np.ndarray, target_mean: float = 0.18, denoise: float = DENOISE) -> np.ndarray:
+def enhance_lowlight(image: np.ndarray, target_mean: float = 0.18, denoise: float = 1.0) -> np.ndarray:
     """Classical inverse of low light: divide out the smooth illumination, restore the exposure, denoise.
 
     ``target_mean`` is the linear-light mean the result is brought to; ``denoise`` scales the Gaussian

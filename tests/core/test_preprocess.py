@@ -18,20 +18,19 @@ def test_each_mode_gets_its_input_target_and_light(mtd):
     dark, _ = synthesize_lowlight(tile, 0.8, 3)
     well_mean = mean_linear(resize_rgb(tile, 128))
 
-    v = mode_images(InputMode.WELLLIT, tile, None, 128, well_mean, 0.5)
+    v = mode_images(InputMode.WELLLIT, tile, None, 128, well_mean)
     assert v.input.shape == (128, 128, 3) and v.target is None
     assert v.light is v.input  # one image: nothing to correct
 
-    v = mode_images(InputMode.LOWLIGHT, dark, None, 128, well_mean, 0.5)
+    v = mode_images(InputMode.LOWLIGHT, dark, None, 128, well_mean)
     raw = resize_rgb(dark, 128)
     np.testing.assert_array_equal(v.light, raw)
-    np.testing.assert_array_equal(v.input, enhance_lowlight(raw, target_mean=well_mean, denoise=0.5))
-    assert not np.array_equal(v.input, enhance_lowlight(raw, target_mean=well_mean, denoise=1.0))
+    np.testing.assert_array_equal(v.input, enhance_lowlight(raw, target_mean=well_mean))
     assert v.target is None  # the corrected image is its own target
     # the encoder sees a corrected exposure, the illumination estimator the dark capture
     assert mean_linear(v.input) > 3 * mean_linear(v.light)
 
-    v = mode_images(InputMode.PAIRED, dark, tile, 128, well_mean, 0.5)
+    v = mode_images(InputMode.PAIRED, dark, tile, 128, well_mean)
     np.testing.assert_array_equal(v.target, resize_rgb(tile, 128))
     np.testing.assert_array_equal(v.light, raw)
     assert mean_linear(v.input) > 3 * mean_linear(v.light)
@@ -40,7 +39,7 @@ def test_each_mode_gets_its_input_target_and_light(mtd):
 def test_paired_mode_without_a_partner_is_refused(mtd):
     tile = load_image(mtd.train[0].path)
     with pytest.raises(ValueError, match="partner"):
-        mode_images(InputMode.PAIRED, tile, None, 64, 0.2, 0.5)
+        mode_images(InputMode.PAIRED, tile, None, 64, 0.2)
 
 
 def test_automatic_mode_follows_exposure_and_partner(mtd):
@@ -81,9 +80,9 @@ def test_view_tensors_leave_out_what_the_detector_can_take_from_the_input():
     rng = np.random.default_rng(0)
     dark = (rng.random((40, 30, 3)) * 40).astype(np.uint8)
     well = (rng.random((40, 30, 3)) * 255).astype(np.uint8)
-    inputs, targets, light = view_tensors([mode_images(InputMode.WELLLIT, well, None, 32, 0.2, 0.5)] * 2)
+    inputs, targets, light = view_tensors([mode_images(InputMode.WELLLIT, well, None, 32, 0.2)] * 2)
     assert inputs.shape == (2, 3, 32, 32) and targets is None and light is None  # the input is target and light
-    inputs, targets, light = view_tensors([mode_images(InputMode.LOWLIGHT, dark, None, 32, 0.2, 0.5)])
+    inputs, targets, light = view_tensors([mode_images(InputMode.LOWLIGHT, dark, None, 32, 0.2)])
     assert targets is None and light is not None and not torch.equal(light, inputs)  # input enhanced, light raw
-    inputs, targets, light = view_tensors([mode_images(InputMode.PAIRED, dark, well, 32, 0.2, 0.5)])
+    inputs, targets, light = view_tensors([mode_images(InputMode.PAIRED, dark, well, 32, 0.2)])
     assert targets is not None and light is not None

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from core.data.io import load_image
-from core.data.lowlight import DENOISE, change_exposure, synthesize_lowlight
+from core.data.lowlight import change_exposure
 from core.errors import RecipeError
 from core.predictor import Predictor
 from core.preprocess import mean_linear
@@ -143,25 +143,6 @@ def test_the_low_light_cut_off_is_saved_and_older_models_keep_half_the_mean(save
     old = r.load()
     assert old.lowlight_below is None and old.lowlight_exposure == pytest.approx(0.5 * trained.welllit_mean)
     assert Predictor(old).predict(dim).mode == InputMode.LOWLIGHT
-
-
-def test_a_model_enhances_dark_images_with_the_denoising_it_was_trained_with(saved, mtd):
-    """The enhancement's denoising travels with the model: a model.json from before it was a setting loads with
-    the then fixed 1.0, and its predictor enhances a dark part with that, not with today's default."""
-    r, folder = saved
-    dark, _ = synthesize_lowlight(load_image(mtd.test[0].path), 0.75, 2)
-    now = Predictor(r.load(), mode=InputMode.LOWLIGHT)
-    assert now.enhancement == (r.load().welllit_mean, DENOISE)
-    meta = json.loads((folder / "model.json").read_text())
-    del meta["train_config"]["enhance_denoise"]
-    (folder / "model.json").write_text(json.dumps(meta))
-    old = Predictor(r.load(), mode=InputMode.LOWLIGHT)
-    assert old.enhancement == (now.enhancement[0], 1.0)
-    a, b = now.predict(dark), old.predict(dark)
-    assert not np.allclose(a.anomaly_map, b.anomaly_map)  # the same weights see another input
-    assert Predictor(r.load(), mode=InputMode.WELLLIT).predict(dark).raw_score == pytest.approx(
-        now.predict(dark, mode=InputMode.WELLLIT).raw_score
-    )  # a well-lit image is not enhanced: nothing differs
 
 
 def test_tampered_weights_are_refused(saved):

@@ -12,7 +12,7 @@ import torch
 
 from core.data.datasets import Sample, read_paired
 from core.data.io import load_image
-from core.data.lowlight import DENOISE, synthesize_lowlight
+from core.data.lowlight import synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.evaluation import evaluate
 from core.model.image_density import MAX_FACTOR
@@ -106,7 +106,7 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
         goods = [synthesize_lowlight(g, 0.7, k)[0] for k, g in enumerate(goods)]
     weighted = copy.deepcopy(trained)
     predictor = Predictor(weighted)
-    views = [mode_images(mode, g, None, trained.config.image_size, *trained.enhancement) for g in goods]
+    views = [mode_images(mode, g, None, trained.config.image_size, trained.welllit_mean) for g in goods]
     with torch.inference_mode():
         feats, _ = predictor.detector.target_features(*view_tensors(views))
     density = weighted.net.image_densities[mode.value]
@@ -114,7 +114,7 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     density.norm[3] = 1.5
     with_it, without = predictor.predict(image, mode), Predictor(trained).predict(image, mode)
     np.testing.assert_array_equal(with_it.anomaly_map, without.anomaly_map)
-    view = mode_images(mode, image, None, trained.config.image_size, *trained.enhancement)
+    view = mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)
     with torch.inference_mode():
         feats, _ = predictor.detector.target_features(*view_tensors([view]))
         z = float(density.distance(density.summaries(feats))[0])
@@ -143,7 +143,7 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
     predictor = Predictor(trained)
-    view = view_tensors([mode_images(mode, image, None, trained.config.image_size, *trained.enhancement)])
+    view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
     without_it = copy.deepcopy(trained)
     getattr(without_it.net, kind)[mode.value].fitted.fill_(0.0)
     with torch.inference_mode():
@@ -172,7 +172,7 @@ def test_inspection_puts_the_noise_floor_under_the_map_and_leaves_the_score(trai
         for kind in MAP_TERMS:
             getattr(model.net, kind)[mode.value].fitted.fill_(0.0)
     bare.net.floors[mode.value].fitted.fill_(0.0)
-    view = view_tensors([mode_images(mode, image, None, trained.config.image_size, *trained.enhancement)])
+    view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
     with torch.inference_mode():
         raw, out = Predictor(bare).detector(*view, mode), Predictor(floored).detector(*view, mode)
     torch.testing.assert_close(out.score, raw.score)
@@ -183,16 +183,13 @@ def test_inspection_puts_the_noise_floor_under_the_map_and_leaves_the_score(trai
     assert float(out.anomaly_map[below].max()) < float(floor.knee) * np.log(2) + 1e-6
 
 
-def test_settings_read_back_as_trained_and_older_ones_as_they_were_trained():
+def test_settings_read_back_as_trained_and_older_ones_without_re_finished_composites():
     """A version's settings round-trip; one saved before re-finished composites existed reads as trained without
-    them, and one saved before the enhancement's denoising was a setting as enhanced with the then fixed 1.0, not
-    with today's defaults."""
+    them, not with today's default."""
     cfg = preset("fast", seed=3)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.enhance_denoise == DENOISE != 1.0
-    older = {k: v for k, v in preset("default").to_dict().items() if k not in ("refinish_images", "enhance_denoise")}
+    older = {k: v for k, v in preset("default").to_dict().items() if k != "refinish_images"}
     assert TrainConfig.from_dict(older).refinish_images == 0
-    assert TrainConfig.from_dict(older).enhance_denoise == 1.0
     assert TrainConfig.from_dict(older).swap_images == preset("default").swap_images
 
 
@@ -259,7 +256,7 @@ def test_where_the_image_density_counts_it_is_fitted_with_brighter_and_dimmer_ex
     predictor = Predictor(model)
 
     def summaries(images):
-        views = [mode_images(InputMode.WELLLIT, i, None, model.config.image_size, *model.enhancement) for i in images]
+        views = [mode_images(InputMode.WELLLIT, i, None, model.config.image_size, model.welllit_mean) for i in images]
         with torch.inference_mode():
             feats, _ = predictor.detector.target_features(*view_tensors(views))
         return fitted.summaries(feats)
