@@ -16,8 +16,8 @@ no well-lit image of the part exists.
 The illumination is a blur of 8 % of the image size. That also flattens some of what defects change: on MTD's
 defective tiles, a break keeps about 0.7 of its well-lit contrast with its surroundings, an uneven band 0.36. A
 blur of 30 % keeps 0.97 and 0.84 of them, yet trained and inspected with it the model outlined defects in low light
-worse (fast preset: pixel AUROC 0.802 -> 0.782), because more of each image's own light is left in; 5 % gained
-nothing (BENCHMARKS.md, 2026-12-01 afternoon).
+worse (fast preset: pixel AUROC 0.802 -> 0.782; probably because more of each image's own light is left in, not
+measured); 5 % gained nothing (BENCHMARKS.md, 2026-12-01 afternoon).
 """
 
 from __future__ import annotations
