@@ -3,9 +3,9 @@
     python packaging/screenshots_pages.py [--out docs/screenshots]
 
 Builds a temporary LLAD home: a category "tiles" with 14 MTD good images and a first version trained with
-core's "tiny" preset, then drives the pages themselves: trains a second version through the Train page (shot
-mid-run and at the end), evaluates an MTD subset (6 good, 6 defective) and logs a few inspections. Settings and
-data go to temporary folders; the MTD dataset is read in place.
+core's "tiny" preset, then drives the pages themselves: trains a second version with the Fast preset through the
+Train page (shot mid-run and at the end), evaluates an MTD subset (6 good, 6 defective) and logs a few
+inspections. Settings and data go to temporary folders; the MTD dataset is read in place.
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ def main() -> int:
     wait(app, lambda: page.gallery.counts()[1] == 14)
     page.add_good_sample(load_image(goods[2]))  # the same view again, as a still camera would give it
     wait(app, lambda: len(page.gallery.duplicates()) == 1)
-    page.preset_combo.setCurrentIndex(0)
-    page.train_config = preset("tiny", steps=60)
+    # the preset the page shows is the one it trains with (the versions table then names it too)
+    page.preset_combo.setCurrentIndex(page.preset_combo.findData("fast"))
     page.fit_options = {"calibration_defects": 6}
     page.train_button.click()
     wait(app, lambda: len(page.loss_plot.losses) >= 35)
