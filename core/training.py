@@ -61,7 +61,7 @@ from core.errors import DatasetError, TrainingCancelled
 from core.model.decoder import align_to_grid
 from core.model.density import held_out_split, spread
 from core.model.detector import AnomalyDetector
-from core.model.foreign_region import ForeignRegion
+from core.model.foreign_region import ForeignRegion, local_light_level
 from core.model.image_density import ImageDensity
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
@@ -69,6 +69,10 @@ from core.preprocess import lowlight_cutoff, mean_linear, mode_images, resize_rg
 from core.types import InputMode
 
 WHITENED_MODES = (InputMode.LOWLIGHT, InputMode.PAIRED)
+#: modes whose foreign-region head also takes each cell's local light level: where the features it sees come from
+#: the enhanced image, which divides that level out (in paired mode they come from the well-lit partner; well-lit,
+#: the level lost 0.004 pixel AUROC offline, BENCHMARKS.md)
+LIGHT_LEVEL_MODES = (InputMode.LOWLIGHT,)
 """Modes whose input is a dark capture: their residual is whitened (see :mod:`core.model.anomaly_map`)."""
 
 MIN_GOOD_SAMPLES = 10
@@ -413,7 +417,7 @@ def fit(
         del residuals
         baseline.fit(discrepancy)
         density_views = _checked((_calibration_view(it, mode, cfg, cal_rng) for it in density_items), cancel)
-        local, whole, (fine, coarse) = _density_descriptors(detector, density_views, mode, cfg, welllit_mean)
+        local, whole, (fine, coarse, levels) = _density_descriptors(detector, density_views, mode, cfg, welllit_mean)
         density.fit(local, baseline(discrepancy).mean(1, keepdim=True), seed=cfg.seed)
         del local, discrepancy
         good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
@@ -431,8 +435,9 @@ def fit(
             message = f"{mode.label}: learning what a swapped-in or re-finished region looks like"
             yield TrainEvent("calibrate", modes.index(mode), len(modes), message=message)
             items_seen = density_items[: len(coarse)]
-            _fit_foreign_region(detector, items_seen, fine, coarse, mode, cfg, welllit_mean, map_spread, cancel)
-        del fine, coarse
+            features = (fine, coarse, levels)
+            _fit_foreign_region(detector, items_seen, features, mode, cfg, welllit_mean, map_spread, cancel)
+        del fine, coarse, levels
         g_scores, g_maps = _score_views(detector, _checked(good, cancel), mode, cfg, welllit_mean)
         d_scores, d_maps = (
             _score_views(detector, _checked(bad, cancel), mode, cfg, welllit_mean) if bad else (None, None)
@@ -514,16 +519,23 @@ def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg:
     ((n, C, h, w) each, half precision) of the first ``cfg.density_images`` views, the image density's summaries
     (N, D) of the first ``cfg.image_density_images``."""
     density, image_density = detector.net.densities[mode.value], detector.net.image_densities[mode.value]
-    local, whole, fine, coarse, seen = [], [], [], [], 0
+    local, whole, fine, coarse, levels, seen = [], [], [], [], [], 0
     for batch in _view_batches(views, mode, cfg, welllit_mean):
         feats, on_grid = detector.target_features(*batch)
         keep = max(0, cfg.density_images - seen)
         local.append(density.descriptors(on_grid)[:keep])
         fine.append(feats[-2][:keep].half())
         coarse.append(feats[-1][:keep].half())
+        levels.append(local_light_level(_captured(batch)[:keep], feats[-1].shape[-2:]))
         whole.append(image_density.summaries(feats)[: max(0, cfg.image_density_images - seen)])
         seen += len(batch[0])
-    return torch.cat(local), torch.cat(whole), (torch.cat(fine), torch.cat(coarse))
+    return torch.cat(local), torch.cat(whole), (torch.cat(fine), torch.cat(coarse), torch.cat(levels))
+
+
+def _captured(batch) -> torch.Tensor:
+    """The images as captured of a batch from :func:`_view_batches`: the light images, else the inputs."""
+    inputs, _, light = batch
+    return inputs if light is None else light
 
 
 @torch.inference_mode()
@@ -546,8 +558,7 @@ def _exposure_summaries(
 def _fit_foreign_region(
     detector: AnomalyDetector,
     items: Sequence[_Item],
-    fine: torch.Tensor,
-    coarse: torch.Tensor,
+    features: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     mode: InputMode,
     cfg: TrainConfig,
     welllit_mean: float,
@@ -555,15 +566,19 @@ def _fit_foreign_region(
     cancel,
 ) -> None:
     """Fit ``mode``'s :class:`~core.model.foreign_region.ForeignRegion` on ``items`` (whose two coarsest target
-    features are ``fine`` and ``coarse``, in order): ``cfg.swap_images`` composites of two of them and
+    features and local light levels are ``features``, in order): ``cfg.swap_images`` composites of two of them and
     ``cfg.refinish_images`` of them with a region re-finished (never of the images held out to set its z-score)
-    go through the mode's view and the encoder, and the head learns their masks."""
+    go through the mode's view and the encoder, and the head learns their masks. In :data:`LIGHT_LEVEL_MODES`
+    the head also takes the local light level."""
+    fine, coarse, levels = features
     foreign = detector.net.foreign_regions[mode.value]
+    foreign.take_light(mode in LIGHT_LEVEL_MODES)
     fit_index, held_index = held_out_split(len(items), ForeignRegion.holdout, torch.Generator().manual_seed(cfg.seed))
     with torch.no_grad():
         foreign.fit_projections(fine[fit_index].float(), coarse[fit_index].float())
-        good = torch.cat([foreign.inputs(pair) for pair in zip(fine[fit_index].split(64), coarse[fit_index].split(64))])
-        held = foreign.inputs((fine[held_index], coarse[held_index]))
+        chunks = zip(fine[fit_index].split(64), coarse[fit_index].split(64), levels[fit_index].split(64))
+        good = torch.cat([foreign.inputs((f, c), level) for f, c, level in chunks])
+        held = foreign.inputs((fine[held_index], coarse[held_index]), levels[held_index])
     donors = [items[int(i)] for i in fit_index]
     rng = np.random.default_rng(cfg.seed + 3)
     masks: list[np.ndarray] = []
@@ -583,7 +598,8 @@ def _fit_foreign_region(
     for batch in _view_batches(composites(), mode, cfg, welllit_mean, size=32):
         _check_cancel(cancel)
         with torch.inference_mode():
-            swapped.append(foreign.inputs(detector.target_features(*batch)[0]).half())
+            feats = detector.target_features(*batch)[0]
+            swapped.append(foreign.inputs(feats, local_light_level(_captured(batch), feats[-1].shape[-2:])).half())
     foreign.fit(
         good.half(),
         torch.cat(swapped),

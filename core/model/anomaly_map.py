@@ -139,19 +139,21 @@ class MapTerm(nn.Module):
     def is_fitted(self) -> bool:
         return bool(self.fitted)
 
-    def raw(self, features) -> torch.Tensor:
-        """(B, 1, h, w) the term before standardising, from the encoder features the subclass takes."""
+    def raw(self, features, *more) -> torch.Tensor:
+        """(B, 1, h, w) the term before standardising, from the encoder features (and anything ``more``) the
+        subclass takes."""
         raise NotImplementedError
 
-    def zscores(self, features) -> torch.Tensor:
+    def zscores(self, features, *more) -> torch.Tensor:
         """(B, 1, h, w) :meth:`raw` as a z-score over the held-out good images."""
-        return (self.raw(features) - self.norm[0]) / self.norm[1]
+        return (self.raw(features, *more) - self.norm[0]) / self.norm[1]
 
-    def add_to(self, anomaly_map: torch.Tensor, features) -> torch.Tensor:
+    def add_to(self, anomaly_map: torch.Tensor, features, *more) -> torch.Tensor:
         """The (B, 1, H, W) map with the term added (unchanged until fitted, or with weight 0)."""
         if not self.is_fitted or float(self.norm[3]) == 0:
             return anomaly_map
-        z = F.interpolate(self.zscores(features), size=anomaly_map.shape[-2:], mode="bilinear", align_corners=False)
+        z = self.zscores(features, *more)
+        z = F.interpolate(z, size=anomaly_map.shape[-2:], mode="bilinear", align_corners=False)
         return anomaly_map + self.norm[3] * self.norm[2] * z
 
     def _check_grid(self, per_position: torch.Tensor, x: torch.Tensor) -> None:

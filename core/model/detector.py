@@ -105,7 +105,8 @@ class AnomalyDetector(nn.Module):
             floor, foreign = self.net.floors[key], self.net.foreign_regions[key]
         amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening, density)
         if region is not None:
-            amap = foreign.add_to(region.add_to(floor(amap), target_feats[-1]), target_feats)
+            captured = inputs if light is None else light
+            amap = foreign.add_to(region.add_to(floor(amap), target_feats[-1]), target_feats, captured)
         if image_density is not None and image_density.is_fitted:
             score = image_density.combine(score, image_density.summaries(target_feats))
         return DetectorOutput(amap, score, illumination)

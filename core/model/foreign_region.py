@@ -61,6 +61,38 @@ from core.model.image_density import minus_image_median, principal_basis, projec
 
 #: the flips (dimensions of a (B, D, h, w) tensor) of the mirror images the head's logit is averaged over
 _MIRRORS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
+#: the Gaussian blurs of the light, as shares of the image's size, whose log ratio is the local light level: the
+#: enhancement's own (:func:`core.data.lowlight.estimate_illumination`) and one wide enough to follow only the
+#: light field
+LIGHT_BLURS = (0.08, 0.30)
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(B, 1, h, w) smoothed by a Gaussian of ``sigma`` cells, mirrored at the border (radius under the size)."""
+    for dim in (3, 2):
+        radius = min(max(1, int(round(3 * sigma))), x.shape[dim] - 1)
+        if radius < 1:
+            continue
+        t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+        k = torch.exp(-(t**2) / (2 * sigma**2))
+        k = (k / k.sum()).view(1, 1, -1, 1) if dim == 2 else (k / k.sum()).view(1, 1, 1, -1)
+        pad = (0, 0, radius, radius) if dim == 2 else (radius, radius, 0, 0)
+        x = F.conv2d(F.pad(x, pad, mode="reflect"), k)
+    return x
+
+
+def local_light_level(image: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+    """(B, 1, h, w) how much brighter (positive) or darker each cell of ``grid`` is than the light around it:
+    the log of the brightest channel's linear light blurred over 8 % of the image's size, less its log blurred
+    over 30 % (:data:`LIGHT_BLURS`), averaged over the cell. ``image``: (B, 3, H, W) in [0, 1], as captured.
+    The enhancement divides the first blur out of a dark image, and with it a band's or a break's own level; the
+    second follows the smooth light field, which the ratio cancels. Worked out at a quarter of the image's size."""
+    srgb = image.float().amax(1, keepdim=True).clamp(0, 1)
+    linear = torch.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    small = F.avg_pool2d(linear, 4) if min(image.shape[-2:]) >= 16 else linear
+    size = max(small.shape[-2:])
+    narrow, wide = (_blur(small, share * size).clamp_min(1e-4).log() for share in LIGHT_BLURS)
+    return F.adaptive_avg_pool2d(narrow - wide, tuple(grid))
 
 
 class ForeignRegion(MapTerm):
@@ -87,9 +119,10 @@ class ForeignRegion(MapTerm):
     def __init__(self, channels: Sequence[int]) -> None:
         super().__init__()
         fine, coarse = min(self.fine_rank, channels[-2]), min(self.coarse_rank, channels[-1])
+        self._projected = fine + coarse
         width = self.width
         self.head = nn.Sequential(
-            nn.Conv2d(3 * (fine + coarse), width, 3, padding=1),
+            nn.Conv2d(3 * self._projected, width, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(width, width, 3, padding=2, dilation=2),
             nn.ReLU(),
@@ -108,6 +141,8 @@ class ForeignRegion(MapTerm):
         self.register_buffer("scale", torch.zeros(0))  # (3 * (k8 + k16),) each input channel's spread
         # how many mirror images of its input the head's logit is averaged over: 1 (as saved before format 11) or 4
         self.register_buffer("views", torch.ones((), dtype=torch.int64))
+        # 1 when the head also takes each cell's local light level (:func:`local_light_level`; format 13), else 0
+        self.register_buffer("light_channels", torch.zeros((), dtype=torch.int64))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         projections = ("fine_projection", "fine_centre", "coarse_projection", "coarse_centre")
@@ -123,13 +158,31 @@ class ForeignRegion(MapTerm):
         self.fine_projection, self.fine_centre = principal_basis(fine, self.fine_rank)
         self.coarse_projection, self.coarse_centre = principal_basis(coarse, self.coarse_rank)
 
-    def inputs(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+    @property
+    def takes_light(self) -> bool:
+        return bool(self.light_channels)
+
+    def take_light(self, on: bool) -> None:
+        """Whether the head takes each cell's local light level as a further input (before :meth:`fit`, which
+        sizes the first layer for it)."""
+        self.light_channels.fill_(int(on))
+
+    def inputs(self, feats: Sequence[torch.Tensor], level: torch.Tensor | None = None) -> torch.Tensor:
         """Encoder target features (shallow first) -> (B, 2(k8 + k16), h, w) on the coarsest grid: both projections
-        and their differences from the image's median. What :meth:`fit` takes; :meth:`head_input` completes it."""
+        and their differences from the image's median; then, if the head :attr:`takes_light`, ``level`` (B, 1, h,
+        w), the :func:`local_light_level` of the images as captured. What :meth:`fit` takes; :meth:`head_input`
+        completes it."""
         x8 = project(feats[-2], self.fine_projection, self.fine_centre)
         x16 = project(feats[-1], self.coarse_projection, self.coarse_centre)
         x = torch.cat([F.adaptive_avg_pool2d(x8, x16.shape[-2:]), x16], 1)
-        return torch.cat([x, minus_image_median(x)], 1)
+        x = torch.cat([x, minus_image_median(x)], 1)
+        if not self.takes_light:
+            return x
+        if level is None:
+            raise ValueError(f"this {self.label} also takes the local light level of the image as captured")
+        if level.shape[-2:] != x.shape[-2:]:
+            raise ValueError(f"light level on a {tuple(level.shape[-2:])} grid for features on {tuple(x.shape[-2:])}")
+        return torch.cat([x, level.to(x.dtype)], 1)
 
     def head_input(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`inputs` -> the head's input: :meth:`_with_places`, each channel scaled."""
@@ -142,11 +195,18 @@ class ForeignRegion(MapTerm):
             return x
         self._check_grid(self.position_centre, x)
         k = len(self.position_centre)
-        return torch.cat([x, (x[:, :k] - self.position_centre) / self.position_spread], 1)
+        deviations = (x[:, :k] - self.position_centre) / self.position_spread
+        return torch.cat([x[:, : 2 * k], deviations, x[:, 2 * k :]], 1)  # the light level, if any, stays last
 
-    def raw(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        """(B, 1, h, w) the head's logit from encoder target features (shallow first)."""
-        return self._logit(self.head_input(self.inputs(feats)))
+    def raw(self, feats: Sequence[torch.Tensor], light: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 1, h, w) the head's logit from encoder target features (shallow first) and, if it
+        :attr:`takes_light`, the (B, 3, H, W) images as captured."""
+        level = None
+        if self.takes_light:
+            if light is None:
+                raise ValueError(f"this {self.label} also takes the image as captured")
+            level = local_light_level(light, feats[-1].shape[-2:])
+        return self._logit(self.head_input(self.inputs(feats, level)))
 
     def _logit(self, x: torch.Tensor) -> torch.Tensor:
         """The head on scaled inputs (B, D, h, w), averaged over :attr:`views` mirror images of them (itself,
@@ -186,8 +246,11 @@ class ForeignRegion(MapTerm):
         if len(swapped) != len(masks):
             raise ValueError(f"{len(swapped)} composites but {len(masks)} masks")
         generator = torch.Generator().manual_seed(seed)
-        k = good.shape[1] // 2
+        k = (good.shape[1] - int(self.light_channels)) // 2
         self._fit_places(good[:, :k].float())
+        if self.head[0].in_channels != 3 * k + int(self.light_channels):
+            # uninitialised (the loop below initialises every layer from ``generator``): the global stream untouched
+            self.head[0] = nn.utils.skip_init(nn.Conv2d, 3 * k + int(self.light_channels), self.width, 3, padding=1)
         rows = torch.cat([good, swapped])
         squares = [self._with_places(chunk.float()).pow(2).mean((0, 2, 3)) for chunk in rows.split(256)]
         self.scale = torch.stack(squares).mean(0).sqrt().clamp_min(1e-6)

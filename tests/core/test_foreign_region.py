@@ -264,3 +264,56 @@ def test_on_real_tiles_it_outlines_swapped_and_refinished_regions_and_uneven_ban
     bands = [cv2.imread(str(s.mask), cv2.IMREAD_GRAYSCALE) > 127 for s in uneven]
     found = inside_minus_outside(images(uneven), bands)
     assert found.mean() > 0.4 and np.mean(found > 0) >= 2 / 3, found
+
+
+def _srgb(linear: np.ndarray) -> np.ndarray:
+    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
+
+
+def test_the_local_light_level_marks_a_darker_region_and_not_a_smooth_light_field():
+    """A part lit by a smooth gradient (half to all of full light across it) has a level near zero away from its
+    ends; a region of it at a third of the light comes out clearly negative there and as before far from it."""
+    from core.model.foreign_region import local_light_level
+
+    x = np.linspace(0.5, 1.0, 256, dtype=np.float32)
+    field = np.tile(x, (256, 1)) * 0.5
+    image = torch.from_numpy(np.repeat(_srgb(field)[None, None], 3, 1))
+    smooth = local_light_level(image, (16, 16))
+    assert smooth.shape == (1, 1, 16, 16)
+    assert float(smooth[..., 3:-3, 3:-3].abs().max()) < 0.1
+    dark = field.copy()
+    dark[96:160, 96:160] /= 3
+    level = local_light_level(torch.from_numpy(np.repeat(_srgb(dark)[None, None], 3, 1)), (16, 16))
+    assert float(level[0, 0, 7:9, 7:9].mean()) < -0.4
+    assert float((level - smooth)[0, 0, :2, :2].abs().max()) < 0.1
+
+
+def test_a_head_that_takes_the_light_level_learns_it_and_needs_the_image_as_captured():
+    """Told to take the light level, the head's first layer gets one more input, which comes last (after the
+        deviations from each place's good mean); without the image as captured it refuses with the reason. Trained on
+        composites whose only sign is a darker region, it marks such a region on features it has not seen (its reach,
+    15 cells, spans this small 8 x 8 grid, so the rest of the part rises too, less)."""
+    rng = torch.Generator().manual_seed(5)
+    head, rows = _projected(24, rng)
+    head.take_light(True)
+    head.epochs = 60  # a few steps an epoch here: enough of them to learn
+    n = 96
+    masks = torch.zeros(n, 8, 8)
+    for i, (y, x) in enumerate(torch.randint(0, 6, (n, 2), generator=rng).tolist()):
+        masks[i, y : y + 3, x : x + 3] = 1  # a region anywhere on the part
+    level = -masks.unsqueeze(1)  # darker than the light around it; its features like the rest
+    swapped = head.inputs(_features(n, rng), level)
+    good = torch.cat([rows, torch.zeros(24, 1, 8, 8)], 1)
+    head.fit(good[:20], swapped, masks, good[20:], map_spread=1.0)
+    assert head.head[0].in_channels == 3 * 64 + 1 and len(head.scale) == 3 * 64 + 1
+    feats = _features(1, rng)
+    with pytest.raises(ValueError, match="as captured"):
+        head.raw(feats)
+    assert head.raw(feats, torch.full((1, 3, 128, 128), 0.5)).shape == (1, 1, 8, 8)
+    dark_region = torch.zeros(1, 1, 8, 8)
+    dark_region[..., 2:5, 2:5] = -1.0
+    with torch.no_grad():
+        flat, dark = (head._logit(head.head_input(head.inputs(feats, lv))) for lv in (0 * dark_region, dark_region))
+    inside = dark_region[0, 0] < 0
+    assert float((dark - flat)[0, 0][inside].mean()) > 1.0  # the darker region raises the logit there
+    assert float(dark[0, 0][inside].mean()) > float(dark[0, 0][~inside].mean()) + 1.0  # most there

@@ -124,10 +124,10 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     assert z != pytest.approx(0.0, abs=0.05) and with_it.raw_score != pytest.approx(without.raw_score, rel=1e-3)
 
 
-# each map-only term: its modules on the network, and its z-scores from the target features
+# each map-only term: its modules on the network, and its z-scores from the target features and the images as captured
 MAP_TERMS = {
-    "region_contrasts": lambda term, feats: term.zscores(feats[-1]),
-    "foreign_regions": lambda term, feats: term.zscores(feats),
+    "region_contrasts": lambda term, feats, captured: term.zscores(feats[-1]),
+    "foreign_regions": lambda term, feats, captured: term.zscores(feats, captured),
 }
 
 
@@ -136,9 +136,12 @@ MAP_TERMS = {
 def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, mtd, kind, mode):
     """Calibration fits each mode's region contrast (on the training images) and trains its foreign-region head
     (on swapped-in regions of them), each scaled to the spread of the held-out good images' maps; at inspection
-    the map gains weight x that spread x the term's z-scores, the score does not."""
+    the map gains weight x that spread x the term's z-scores, the score does not. The low-light head also takes
+    the local light level of the image as captured, the well-lit one does not."""
     term = getattr(trained.net, kind)[mode.value]
     assert term.is_fitted and float(term.norm[3]) == term.default_weight and float(term.norm[2]) > 0
+    if kind == "foreign_regions":
+        assert term.takes_light == (mode == InputMode.LOWLIGHT)
     image = load_image(next(s.path for s in mtd.test if s.defect_type == "uneven"))
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
@@ -150,9 +153,10 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
         with_out = predictor.detector(*view, mode)
         without_out = Predictor(without_it).detector(*view, mode)
         feats, _ = predictor.detector.target_features(*view)
-        z = torch.nn.functional.interpolate(
-            MAP_TERMS[kind](term, feats), size=with_out.anomaly_map.shape[-2:], mode="bilinear", align_corners=False
-        )
+        captured = view[0] if view[2] is None else view[2]
+        z = MAP_TERMS[kind](term, feats, captured)
+        size = with_out.anomaly_map.shape[-2:]
+        z = torch.nn.functional.interpolate(z, size=size, mode="bilinear", align_corners=False)
     torch.testing.assert_close(with_out.score, without_out.score)
     torch.testing.assert_close(with_out.anomaly_map, without_out.anomaly_map + term.norm[3] * term.norm[2] * z)
     assert float(z.abs().max()) > 0.5
