@@ -69,11 +69,11 @@ from core.preprocess import lowlight_cutoff, mean_linear, mode_images, resize_rg
 from core.types import InputMode
 
 WHITENED_MODES = (InputMode.LOWLIGHT, InputMode.PAIRED)
-#: modes whose foreign-region head also takes each cell's local light level: where the features it sees come from
-#: the enhanced image, which divides that level out (in paired mode they come from the well-lit partner; well-lit,
-#: the level lost 0.004 pixel AUROC offline, BENCHMARKS.md)
-LIGHT_LEVEL_MODES = (InputMode.LOWLIGHT,)
 """Modes whose input is a dark capture: their residual is whitened (see :mod:`core.model.anomaly_map`)."""
+LIGHT_LEVEL_MODES = (InputMode.LOWLIGHT,)
+"""Modes whose foreign-region head also takes each cell's local light level: where the features it sees come from
+the enhanced image, which divides that level out (in paired mode they come from the well-lit partner; well-lit, the
+level lost 0.004 pixel AUROC offline, BENCHMARKS.md)."""
 
 MIN_GOOD_SAMPLES = 10
 """Fewest good images a category can be trained on: below this the held-out calibration set (at least 3
@@ -516,8 +516,8 @@ def _calibration_residuals(detector: AnomalyDetector, views, mode: InputMode, cf
 def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainConfig, welllit_mean: float):
     """What ``mode``'s densities, region contrast and foreign-region head are fitted on, from ``views``, only the
     encoder running: the feature density's descriptors (n, h, w, C) and the two coarsest target features
-    ((n, C, h, w) each, half precision) of the first ``cfg.density_images`` views, the image density's summaries
-    (N, D) of the first ``cfg.image_density_images``."""
+    ((n, C, h, w) each, half precision) and their local light levels (n, 1, h, w) of the first
+    ``cfg.density_images`` views, the image density's summaries (N, D) of the first ``cfg.image_density_images``."""
     density, image_density = detector.net.densities[mode.value], detector.net.image_densities[mode.value]
     local, whole, fine, coarse, levels, seen = [], [], [], [], [], 0
     for batch in _view_batches(views, mode, cfg, welllit_mean):
@@ -599,7 +599,8 @@ def _fit_foreign_region(
         _check_cancel(cancel)
         with torch.inference_mode():
             feats = detector.target_features(*batch)[0]
-            swapped.append(foreign.inputs(feats, local_light_level(_captured(batch), feats[-1].shape[-2:])).half())
+            level = local_light_level(_captured(batch), feats[-1].shape[-2:]) if foreign.takes_light else None
+            swapped.append(foreign.inputs(feats, level).half())
     foreign.fit(
         good.half(),
         torch.cat(swapped),

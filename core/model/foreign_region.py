@@ -128,10 +128,9 @@ class ForeignRegion(MapTerm):
     def __init__(self, channels: Sequence[int]) -> None:
         super().__init__()
         fine, coarse = min(self.fine_rank, channels[-2]), min(self.coarse_rank, channels[-1])
-        self._projected = fine + coarse
         width = self.width
         self.head = nn.Sequential(
-            nn.Conv2d(3 * self._projected, width, 3, padding=1),
+            nn.Conv2d(3 * (fine + coarse), width, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(width, width, 3, padding=2, dilation=2),
             nn.ReLU(),
