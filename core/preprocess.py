@@ -82,6 +82,11 @@ def view_tensors(views: Sequence[ModeImages]) -> tuple[torch.Tensor, torch.Tenso
     return inputs, targets, light
 
 
+def captured_images(inputs: torch.Tensor, light: torch.Tensor | None) -> torch.Tensor:
+    """The images as captured of a :func:`view_tensors` batch: ``light``, or the inputs where it is ``None``."""
+    return inputs if light is None else light
+
+
 def mode_images(
     mode: InputMode, image: np.ndarray, partner: np.ndarray | None, size: int, enhance_mean: float
 ) -> ModeImages:

@@ -65,7 +65,15 @@ from core.model.foreign_region import ForeignRegion, local_light_level
 from core.model.image_density import ImageDensity
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
-from core.preprocess import lowlight_cutoff, mean_linear, mode_images, resize_rgb, to_tensor, view_tensors
+from core.preprocess import (
+    captured_images,
+    lowlight_cutoff,
+    mean_linear,
+    mode_images,
+    resize_rgb,
+    to_tensor,
+    view_tensors,
+)
 from core.types import InputMode
 
 WHITENED_MODES = (InputMode.LOWLIGHT, InputMode.PAIRED)
@@ -526,16 +534,10 @@ def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg:
         local.append(density.descriptors(on_grid)[:keep])
         fine.append(feats[-2][:keep].half())
         coarse.append(feats[-1][:keep].half())
-        levels.append(local_light_level(_captured(batch)[:keep], feats[-1].shape[-2:]))
+        levels.append(local_light_level(captured_images(batch[0], batch[2])[:keep], feats[-1].shape[-2:]))
         whole.append(image_density.summaries(feats)[: max(0, cfg.image_density_images - seen)])
         seen += len(batch[0])
     return torch.cat(local), torch.cat(whole), (torch.cat(fine), torch.cat(coarse), torch.cat(levels))
-
-
-def _captured(batch) -> torch.Tensor:
-    """The images as captured of a batch from :func:`_view_batches`: the light images, else the inputs."""
-    inputs, _, light = batch
-    return inputs if light is None else light
 
 
 @torch.inference_mode()
@@ -599,7 +601,11 @@ def _fit_foreign_region(
         _check_cancel(cancel)
         with torch.inference_mode():
             feats = detector.target_features(*batch)[0]
-            level = local_light_level(_captured(batch), feats[-1].shape[-2:]) if foreign.takes_light else None
+            level = (
+                local_light_level(captured_images(batch[0], batch[2]), feats[-1].shape[-2:])
+                if foreign.takes_light
+                else None
+            )
             swapped.append(foreign.inputs(feats, level).half())
     foreign.fit(
         good.half(),

@@ -37,6 +37,16 @@ def gaussian_kernel1d(sigma: float) -> torch.Tensor:
     return k / k.sum()
 
 
+def separable_blur(m: torch.Tensor, row: torch.Tensor, column: torch.Tensor) -> torch.Tensor:
+    """(B, 1, h, w) convolved with the odd 1-D kernels ``row`` along its width and ``column`` along its height,
+    mirrored at the border."""
+    for k, dim in ((row, 3), (column, 2)):
+        r = k.numel() // 2
+        pad, shape = ((r, r, 0, 0), (1, 1, 1, -1)) if dim == 3 else ((0, 0, r, r), (1, 1, -1, 1))
+        m = F.conv2d(F.pad(m, pad, mode="reflect"), k.view(shape))
+    return m
+
+
 class PositionBaseline(nn.Module):
     """Mean and spread of each scale's discrepancy at each grid position on good images (buffers, saved with the
     weights). Until :meth:`fit` is called it is the identity."""
@@ -200,12 +210,7 @@ class AnomalyMapGenerator(nn.Module):
         return F.interpolate(d, size=size, mode="bilinear", align_corners=False)
 
     def smooth(self, m: torch.Tensor) -> torch.Tensor:
-        k = self.kernel
-        r = k.numel() // 2
-        m = F.pad(m, (r, r, 0, 0), mode="reflect")
-        m = F.conv2d(m, k.view(1, 1, 1, -1))
-        m = F.pad(m, (0, 0, r, r), mode="reflect")
-        return F.conv2d(m, k.view(1, 1, -1, 1))
+        return separable_blur(m, self.kernel, self.kernel)
 
     def score(self, anomaly_map: torch.Tensor) -> torch.Tensor:
         flat = anomaly_map.flatten(1)

@@ -38,6 +38,7 @@ from torch import nn
 from core.backbone import FeatureEncoder
 from core.model.anomaly_map import AnomalyMapGenerator, unit_residuals
 from core.model.net import LowLightAnomalyNet
+from core.preprocess import captured_images
 from core.types import InputMode
 
 
@@ -105,7 +106,7 @@ class AnomalyDetector(nn.Module):
             floor, foreign = self.net.floors[key], self.net.foreign_regions[key]
         amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening, density)
         if region is not None:
-            captured = inputs if light is None else light
+            captured = captured_images(inputs, light)
             amap = foreign.add_to(region.add_to(floor(amap), target_feats[-1]), target_feats, captured)
         if image_density is not None and image_density.is_fitted:
             score = image_density.combine(score, image_density.summaries(target_feats))

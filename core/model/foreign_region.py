@@ -64,7 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.model.anomaly_map import MapTerm
+from core.model.anomaly_map import MapTerm, gaussian_kernel1d, separable_blur
 from core.model.density import size_buffers_as_saved
 from core.model.image_density import minus_image_median, principal_basis, project
 
@@ -77,17 +77,17 @@ LIGHT_BLURS = (0.08, 0.30)
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """(B, 1, h, w) smoothed by a Gaussian of ``sigma`` cells, mirrored at the border (radius under the size)."""
-    for dim in (3, 2):
-        radius = min(max(1, int(round(3 * sigma))), x.shape[dim] - 1)
-        if radius < 1:
-            continue
-        t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-        k = torch.exp(-(t**2) / (2 * sigma**2))
-        k = (k / k.sum()).view(1, 1, -1, 1) if dim == 2 else (k / k.sum()).view(1, 1, 1, -1)
-        pad = (0, 0, radius, radius) if dim == 2 else (radius, radius, 0, 0)
-        x = F.conv2d(F.pad(x, pad, mode="reflect"), k)
-    return x
+    """(B, 1, h, w) smoothed by a Gaussian of ``sigma`` cells, mirrored at the border, its radius kept under the
+    map's size along each side."""
+    k = gaussian_kernel1d(sigma).to(x)
+    centre = k.numel() // 2
+
+    def trimmed(n: int) -> torch.Tensor:
+        r = min(centre, n - 1)
+        t = k[centre - r : centre + r + 1]
+        return t / t.sum()
+
+    return separable_blur(x, trimmed(x.shape[3]), trimmed(x.shape[2]))
 
 
 def local_light_level(image: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
