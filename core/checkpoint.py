@@ -19,18 +19,18 @@ from core.fsio import file_sha256
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.types import InputMode
 
-CHECKPOINT_FORMAT = 13
+CHECKPOINT_FORMAT = 14
 """3 added each mode's residual whitening, 4 each mode's feature density, 5 made the density a mixture of Gaussians, 6
 added each mode's image density of channel moments, which 7 replaced with channel correlations (format 6 lived for a few
 commits of development; its models are refused), 8 each mode's region contrast, 9 each mode's foreign-region head, 10
 each mode's noise floor under the reconstruction map, 11 the head's average over mirror images of its input, 12 the
 head's input of each place's deviation from good parts at that place, 13 the low-light head's input of the local light
-level. An older model still loads with what it lacks unfitted (format 2: no whitening, so the cosine distance; formats 2
-and 3: no density; formats 2 to 5: no image density, so the map's score alone; formats 2 to 7: no region contrast in the
-map; formats 2 to 8: no foreign-region term in the map; formats 2 to 9: no noise floor; formats 9 and 10: the head on
-its input alone; formats 9 to 11: the head without the deviations from each place's good mean; formats 9 to 12: no head
-takes the light level), and a format-4 density as a mixture of one, so it measures anomalies the way its thresholds were
-calibrated."""
+level, 14 each mode's image gate on the map. An older model still loads with what it lacks unfitted (format 2: no
+whitening, so the cosine distance; formats 2 and 3: no density; formats 2 to 5: no image density, so the map's score
+alone; formats 2 to 7: no region contrast in the map; formats 2 to 8: no foreign-region term in the map; formats 2 to 9:
+no noise floor; formats 9 and 10: the head on its input alone; formats 9 to 11: the head without the deviations from
+each place's good mean; formats 9 to 12: no head takes the light level; formats 2 to 13: no image gate), and a format-4
+density as a mixture of one, so it measures anomalies the way its thresholds were calibrated."""
 _ADDED_IN = {
     "whitening.": 3,
     "densities.": 4,
@@ -41,6 +41,7 @@ _ADDED_IN = {
     "foreign_regions.*.views": 11,
     "foreign_regions.*.position_": 12,
     "foreign_regions.*.light_channels": 13,
+    "gates.": 14,
 }
 """State-dict keys (prefixes, or :func:`fnmatch.fnmatchcase` patterns) of buffers a format added: an older file may
 lack them."""

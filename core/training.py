@@ -29,8 +29,10 @@ of the held-out good images before those terms gives the image density its score
 scale. Then ``swap_images`` composites of the feature density's images, each with a region swapped in from another
 (:func:`core.data.defects.region_swap`), and ``refinish_images`` of them with a region of their own surface made
 brighter or darker (:func:`core.data.defects.region_refinish`), train the mode's foreign-region head
-(:class:`~core.model.foreign_region.ForeignRegion`, the same scale). Last, the held-out images and synthetic
-defects set the thresholds (:func:`core.calibration.calibrate_mode`). Every stage checks for Cancel as it goes.
+(:class:`~core.model.foreign_region.ForeignRegion`, the same scale). Last, the held-out images' scores fit the
+mode's image gate (:class:`~core.model.image_gate.ImageGate`), and the held-out images and synthetic defects,
+their maps gated, set the thresholds (:func:`core.calibration.calibrate_mode`). Every stage checks for Cancel as
+it goes.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from core.model.density import held_out_split, spread
 from core.model.detector import AnomalyDetector
 from core.model.foreign_region import ForeignRegion, local_light_level
 from core.model.image_density import ImageDensity
+from core.model.image_gate import ImageGate
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.preprocess import (
@@ -450,6 +453,10 @@ def fit(
         d_scores, d_maps = (
             _score_views(detector, _checked(bad, cancel), mode, cfg, welllit_mean) if bad else (None, None)
         )
+        gate = net.gates[mode.value]
+        gate.fit(torch.from_numpy(g_scores))
+        g_maps = _gated(gate, g_maps, g_scores)
+        d_maps = None if d_maps is None else _gated(gate, d_maps, d_scores)
         masks = np.stack([m for _, m in defects]) if defects else None
         post.modes[mode.value] = calibrate_mode(g_scores, g_maps, d_scores, d_maps, masks, cfg.false_reject_rate)
         yield TrainEvent("calibrate", modes.index(mode) + 1, len(modes), message=f"calibrated {mode.label}")
@@ -511,6 +518,11 @@ def _score_views(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainCo
         scores.append(out.score.numpy())
         maps.append(out.anomaly_map[:, 0].numpy())
     return np.concatenate(scores), np.concatenate(maps)
+
+
+def _gated(gate: ImageGate, maps: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """(N, H, W) maps scored before ``gate`` was fitted, as the detector gives them now."""
+    return (maps * gate.factors(torch.from_numpy(scores)).numpy()[:, None, None]).astype(maps.dtype)
 
 
 @torch.inference_mode()

@@ -25,7 +25,8 @@ the map where a region of the target differs from the rest of the same part, and
 (:class:`~core.model.foreign_region.ForeignRegion`) where a region looks swapped in from another part. The image
 score is the map's before those two; once the mode's image density is fitted
 (:class:`~core.model.image_density.ImageDensity`), scaled by how far the texture of the whole target
-(the correlations of its feature channels) is from good parts'.
+(the correlations of its feature channels) is from good parts'. Last, the mode's image gate
+(:class:`~core.model.image_gate.ImageGate`) scales each map by how far its image score is from good parts'.
 """
 
 from __future__ import annotations
@@ -98,16 +99,18 @@ class AnomalyDetector(nn.Module):
         distance)."""
         recon, targets_on_grid, illumination, target_feats = self._reconstruct(inputs, targets, light)
         if mode is None:
-            baseline = whitening = density = floor = image_density = region = foreign = None
+            baseline = whitening = density = floor = image_density = region = foreign = gate = None
         else:
             key = InputMode(mode).value
             baseline, whitening, density = self.net.baselines[key], self.net.whitening[key], self.net.densities[key]
             image_density, region = self.net.image_densities[key], self.net.region_contrasts[key]
-            floor, foreign = self.net.floors[key], self.net.foreign_regions[key]
+            floor, foreign, gate = self.net.floors[key], self.net.foreign_regions[key], self.net.gates[key]
         amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening, density)
         if region is not None:
             captured = captured_images(inputs, light)
             amap = foreign.add_to(region.add_to(floor(amap), target_feats[-1]), target_feats, captured)
         if image_density is not None and image_density.is_fitted:
             score = image_density.combine(score, image_density.summaries(target_feats))
+        if gate is not None:
+            amap = gate(amap, score)
         return DetectorOutput(amap, score, illumination)

@@ -36,7 +36,8 @@ can reveal. On MTD, the term fitted on the good images of one to three of its si
 rejected good tiles of the other sessions and lowered the well-lit image AUROC, while on 500 or more (four
 sessions or more) it raised it. So the weight is 0 below :attr:`ImageDensity.min_fit_images` images fitted on and
 rises linearly to :attr:`ImageDensity.max_weight` at :attr:`ImageDensity.full_fit_images` (about 500 and 750
-good images for a category with the default training settings). The pixel map is not changed.
+good images for a category with the default training settings). The pixel map changes only through the score, by the
+image gate (:mod:`core.model.image_gate`).
 
 It is a projection, a mean vector and a precision matrix per mode (its upper triangle is what is saved: 2.8 MB),
 whatever the number of good images: not a memory bank. Until fitted it adds nothing, so models saved before it

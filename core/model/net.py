@@ -14,8 +14,9 @@ It also carries, per input mode, the :class:`~core.model.anomaly_map.ResidualWhi
 :class:`~core.model.noise_floor.NoiseFloor` below which their map is noise, the
 :class:`~core.model.image_density.ImageDensity` of their whole-image statistics and the
 :class:`~core.model.region_contrast.RegionContrast` of each region against the rest of its part (buffers measured
-at calibration, saved with the weights), and the :class:`~core.model.foreign_region.ForeignRegion` head trained at
-calibration to outline a region swapped in from another part.
+at calibration, saved with the weights), the :class:`~core.model.foreign_region.ForeignRegion` head trained at
+calibration to outline a region swapped in from another part, and the :class:`~core.model.image_gate.ImageGate`
+that scales each image's map by how its image score compares with good parts'.
 
 ``forward`` always returns the same :class:`NetOutput`, in training and in evaluation.
 What the reconstructions are compared with depends on the input mode (see :mod:`core.model.detector`).
@@ -36,6 +37,7 @@ from core.model.density import FeatureDensity
 from core.model.foreign_region import ForeignRegion
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.image_density import ImageDensity
+from core.model.image_gate import ImageGate
 from core.model.lfe import LowPassFeatureEnhancement
 from core.model.noise_floor import NoiseFloor
 from core.model.region_contrast import RegionContrast
@@ -102,6 +104,7 @@ class LowLightAnomalyNet(nn.Module):
         self.image_densities = nn.ModuleDict({m.value: ImageDensity() for m in InputMode})
         self.region_contrasts = nn.ModuleDict({m.value: RegionContrast() for m in InputMode})
         self.foreign_regions = nn.ModuleDict({m.value: ForeignRegion(config.channels) for m in InputMode})
+        self.gates = nn.ModuleDict({m.value: ImageGate() for m in InputMode})
 
     def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Enhanced and fused features per scale, and the illumination map."""

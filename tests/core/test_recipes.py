@@ -191,16 +191,17 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
         (10, ("foreign_regions.*.views", "foreign_regions.*.position_", "foreign_regions.*.light_channels")),
         (11, ("foreign_regions.*.position_", "foreign_regions.*.light_channels")),
         (12, ("foreign_regions.*.light_channels",)),
+        (13, ()),
     ],
-    ids=["format2", "format3", "format5", "format7", "format8", "format9", "format10", "format11", "format12"],
+    ids=[f"format{n}" for n in (2, 3, 5, 7, 8, 9, 10, 11, 12, 13)],
 )
 def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, trained, mtd, fmt, lacks):
     """Format 2 had no residual whitening, formats 2 and 3 no feature density, formats 2 to 5 no image density,
     formats 2 to 7 no region contrast, formats 2 to 8 no foreign-region head, formats 2 to 9 no noise floor, formats
     9 and 10 no mirror-image average in the head, formats 9 to 11 no deviations from each place's good mean among the
-    head's inputs (its first layer a third narrower), formats 9 to 12 no light level among the low-light head's;
-    such a model loads with them unfitted or left out (the discrepancy, map and score its thresholds were
-    calibrated with). A current-format file missing them is refused."""
+    head's inputs (its first layer a third narrower), formats 9 to 12 no light level among the low-light head's,
+    formats 2 to 13 no image gate on the map; such a model loads with them unfitted or left out (the discrepancy,
+    map and score its thresholds were calibrated with). A current-format file missing them is refused."""
     from safetensors.torch import load_file, save_file
 
     from core.fsio import file_sha256
@@ -210,6 +211,7 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
     full = load_file(str(weights))
     light_heads = [k.split(".")[1] for k, v in full.items() if fnmatchcase(k, "foreign_regions.*.light_channels") and v]
     assert light_heads == ["lowlight"]  # the one mode whose head takes the light level
+    lacks = (*lacks, "gates.")  # every older format
     state = {k: v for k, v in full.items() if not any(fnmatchcase(k, f"{p}*") for p in lacks)}
     if "foreign_regions.*.light_channels" in lacks:  # the low-light head without its last input, the light level
         first = "foreign_regions.lowlight.head.0.weight"
@@ -235,8 +237,10 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
     assert all(f.is_fitted == (fmt >= 9) for f in (old.net.foreign_regions[m] for m in ("lowlight", "welllit")))
     assert all(f.is_fitted == (fmt >= 10) for f in old.net.floors.values() if f is not old.net.floors["paired"])
     assert all(int(f.views) == (4 if fmt >= 11 and f.is_fitted else 1) for f in old.net.foreign_regions.values())
-    assert all(bool(f.position_centre.numel()) == (fmt == 12 and f.is_fitted) for f in old.net.foreign_regions.values())
-    assert not any(f.takes_light for f in old.net.foreign_regions.values())
+    assert all(bool(f.position_centre.numel()) == (fmt >= 12 and f.is_fitted) for f in old.net.foreign_regions.values())
+    assert all(f.takes_light == (fmt >= 13 and m == "lowlight") for m, f in old.net.foreign_regions.items())
+    assert not any(g.is_fitted for g in old.net.gates.values())
+    assert all(trained.net.gates[m].is_fitted for m in ("lowlight", "welllit"))
     assert bool(old.net.whitening["lowlight"].fitted) == (fmt >= 3)
     image = load_image(mtd.test[0].path)
     result = Predictor(old).predict(image)
@@ -248,6 +252,7 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
             "region_contrasts.": as_then.net.region_contrasts,
             "foreign_regions.": as_then.net.foreign_regions,
             "floors.": as_then.net.floors,
+            "gates.": as_then.net.gates,
         }
         for term in [t for prefix, terms in lacking.items() if prefix in lacks for t in terms.values()]:
             term.fitted.fill_(0.0)
@@ -257,7 +262,7 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
             with torch.no_grad():  # the head as if its first layer lacked what the format lacked
                 if fmt < 12:  # the deviations from the place's mean (and the light level)
                     head.head[0].weight[:, head.head[0].in_channels * 2 // 3 :] = 0
-                elif head.takes_light:  # the light level, its last input
+                elif fmt < 13 and head.takes_light:  # the light level, its last input
                     head.head[0].weight[:, -1] = 0
         then = Predictor(as_then).predict(image)
         assert result.raw_score == pytest.approx(then.raw_score, rel=1e-5)

@@ -16,6 +16,7 @@ from core.data.lowlight import synthesize_lowlight
 from core.errors import DatasetError, TrainingCancelled
 from core.evaluation import evaluate
 from core.model.image_density import MAX_FACTOR
+from core.model.image_gate import ImageGate
 from core.predictor import Predictor
 from core.preprocess import mode_images, view_tensors
 from core.training import MIN_GOOD_SAMPLES, TrainConfig, available_memory_bytes, cache_budget, fit, preset, run_fit
@@ -95,8 +96,8 @@ def test_inspection_adds_the_feature_density_to_the_map(trained, mtd, mode):
 def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(trained, mtd, mode):
     """Trained on 17 images, far fewer than it needs, the image density is left unfitted and the score is the
     map's. Fitted here on 20 good tiles and given weight 1.5, it multiplies the map's score by exp(1.5 x the
-    spread of good map log-scores x its z-scored distance), softly capped; the map is the same with or without
-    it."""
+    spread of good map log-scores x its z-scored distance), softly capped; before the image gate (which follows
+    the score) the map is the same with or without it."""
     assert not any(d.is_fitted for d in trained.net.image_densities.values())
     assert trained.stats["image_density_weight"] == {m: 0.0 for m in trained.post.modes}
     image = load_image(mtd.test[-1].path)
@@ -104,6 +105,7 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
         goods = [synthesize_lowlight(g, 0.7, k)[0] for k, g in enumerate(goods)]
+    trained = _without_gates(trained)
     weighted = copy.deepcopy(trained)
     predictor = Predictor(weighted)
     views = [mode_images(mode, g, None, trained.config.image_size, trained.welllit_mean) for g in goods]
@@ -124,6 +126,38 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     assert z != pytest.approx(0.0, abs=0.05) and with_it.raw_score != pytest.approx(without.raw_score, rel=1e-3)
 
 
+def _without_gates(trained):
+    """A copy of ``trained`` whose image gates are unfitted: the map as the terms before the gate leave it."""
+    model = copy.deepcopy(trained)
+    for gate in model.net.gates.values():
+        gate.fitted.fill_(0.0)
+    return model
+
+
+@pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
+def test_inspection_scales_the_map_by_the_image_gate_and_leaves_the_score(trained, mtd, mode):
+    """Calibration fits each mode's image gate on the held-out good images' scores (the same ones that set the
+    image threshold); at inspection the map is multiplied by exp(weight x the image's clamped z-score), the
+    score is unchanged. The calibration's pixel statistics are those of gated maps: a gated good image's pixels
+    straddle the pixel centre as they did at calibration."""
+    gate = trained.net.gates[mode.value]
+    good_logs = np.log(trained.post.modes[mode.value].good_scores)
+    assert gate.is_fitted and float(gate.center) == pytest.approx(float(np.median(good_logs)), abs=1e-5)
+    mad = 1.4826 * np.median(np.abs(good_logs - np.median(good_logs)))
+    assert float(gate.spread) == pytest.approx(mad, rel=1e-4)
+    image = load_image(next(s.path for s in mtd.test if s.defect_type == "break"))
+    if mode == InputMode.LOWLIGHT:
+        image, _ = synthesize_lowlight(image, 0.7, 3)
+    view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
+    with torch.inference_mode():
+        gated, bare = Predictor(trained).detector(*view, mode), Predictor(_without_gates(trained)).detector(*view, mode)
+    torch.testing.assert_close(gated.score, bare.score)
+    z = (np.log(float(bare.score[0])) - float(gate.center)) / float(gate.spread)
+    factor = np.exp(ImageGate.weight * np.clip(z, -ImageGate.z_floor, ImageGate.z_cap))
+    torch.testing.assert_close(gated.anomaly_map, bare.anomaly_map * float(factor), rtol=1e-5, atol=1e-6)
+    assert abs(np.log(factor)) > 0.05  # this part's score is not a typical good one's: the map moved
+
+
 # each map-only term: its modules on the network, and its z-scores from the target features and the images as captured
 MAP_TERMS = {
     "region_contrasts": lambda term, feats, captured: term.zscores(feats[-1]),
@@ -138,6 +172,7 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
     (on swapped-in regions of them), each scaled to the spread of the held-out good images' maps; at inspection
     the map gains weight x that spread x the term's z-scores, the score does not. The low-light head also takes
     the local light level of the image as captured, the well-lit one does not."""
+    trained = _without_gates(trained)  # the gate scales both maps alike; see its own test
     term = getattr(trained.net, kind)[mode.value]
     assert term.is_fitted and float(term.norm[3]) == term.default_weight and float(term.norm[2]) > 0
     if kind == "foreign_regions":
@@ -171,7 +206,7 @@ def test_inspection_puts_the_noise_floor_under_the_map_and_leaves_the_score(trai
     image = load_image(next(s.path for s in mtd.test if s.defect_type == "blowhole"))
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
-    bare, floored = copy.deepcopy(trained), copy.deepcopy(trained)
+    bare, floored = _without_gates(trained), _without_gates(trained)
     for model in (bare, floored):
         for kind in MAP_TERMS:
             getattr(model.net, kind)[mode.value].fitted.fill_(0.0)
