@@ -25,12 +25,13 @@ added each mode's image density of channel moments, which 7 replaced with channe
 commits of development; its models are refused), 8 each mode's region contrast, 9 each mode's foreign-region head, 10
 each mode's noise floor under the reconstruction map, 11 the head's average over mirror images of its input, 12 the
 head's input of each place's deviation from good parts at that place, 13 the low-light head's input of the local light
-level, 14 each mode's image gate on the map. An older model still loads with what it lacks unfitted (format 2: no
-whitening, so the cosine distance; formats 2 and 3: no density; formats 2 to 5: no image density, so the map's score
-alone; formats 2 to 7: no region contrast in the map; formats 2 to 8: no foreign-region term in the map; formats 2 to 9:
-no noise floor; formats 9 and 10: the head on its input alone; formats 9 to 11: the head without the deviations from
-each place's good mean; formats 9 to 12: no head takes the light level; formats 2 to 13: no image gate), and a format-4
-density as a mixture of one, so it measures anomalies the way its thresholds were calibrated."""
+level, 14 each mode's image gate on the map (a first form of it, without its weight, lived for one commit of
+development; its models are refused). An older model still loads with what it lacks unfitted (format 2: no whitening, so
+the cosine distance; formats 2 and 3: no density; formats 2 to 5: no image density, so the map's score alone; formats 2
+to 7: no region contrast in the map; formats 2 to 8: no foreign-region term in the map; formats 2 to 9: no noise floor;
+formats 9 and 10: the head on its input alone; formats 9 to 11: the head without the deviations from each place's good
+mean; formats 9 to 12: no head takes the light level; formats 2 to 13: no image gate), and a format-4 density as a
+mixture of one, so it measures anomalies the way its thresholds were calibrated."""
 _ADDED_IN = {
     "whitening.": 3,
     "densities.": 4,

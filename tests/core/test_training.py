@@ -137,23 +137,28 @@ def _without_gates(trained):
 @pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
 def test_inspection_scales_the_map_by_the_image_gate_and_leaves_the_score(trained, mtd, mode):
     """Calibration fits each mode's image gate on the held-out good images' scores (the same ones that set the
-    image threshold); at inspection the map is multiplied by exp(weight x the image's clamped z-score), the
-    score is unchanged. The calibration's pixel statistics are those of gated maps: a gated good image's pixels
-    straddle the pixel centre as they did at calibration."""
+    image threshold), its weight the image density's share of its full weight: none here, where 17 images are too
+    few for the image density, so the map is as the terms before the gate left it. Given its full weight, the gate
+    multiplies the map by exp(weight x the image's clamped z-score); the score is unchanged either way."""
     gate = trained.net.gates[mode.value]
     good_logs = np.log(trained.post.modes[mode.value].good_scores)
     assert gate.is_fitted and float(gate.center) == pytest.approx(float(np.median(good_logs)), abs=1e-5)
     mad = 1.4826 * np.median(np.abs(good_logs - np.median(good_logs)))
     assert float(gate.spread) == pytest.approx(mad, rel=1e-4)
+    assert float(gate.weight) == 0.0 and not trained.net.image_densities[mode.value].is_fitted
     image = load_image(next(s.path for s in mtd.test if s.defect_type == "break"))
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
     view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
+    weighted = copy.deepcopy(trained)
+    weighted.net.gates[mode.value].weight.fill_(ImageGate.max_weight)
     with torch.inference_mode():
-        gated, bare = Predictor(trained).detector(*view, mode), Predictor(_without_gates(trained)).detector(*view, mode)
+        bare = Predictor(_without_gates(trained)).detector(*view, mode)
+        as_trained, gated = Predictor(trained).detector(*view, mode), Predictor(weighted).detector(*view, mode)
+    torch.testing.assert_close(as_trained.anomaly_map, bare.anomaly_map)
     torch.testing.assert_close(gated.score, bare.score)
     z = (np.log(float(bare.score[0])) - float(gate.center)) / float(gate.spread)
-    factor = np.exp(ImageGate.weight * np.clip(z, -ImageGate.z_floor, ImageGate.z_cap))
+    factor = np.exp(ImageGate.max_weight * np.clip(z, -ImageGate.z_floor, ImageGate.z_cap))
     torch.testing.assert_close(gated.anomaly_map, bare.anomaly_map * float(factor), rtol=1e-5, atol=1e-6)
     assert abs(np.log(factor)) > 0.05  # this part's score is not a typical good one's: the map moved
 
