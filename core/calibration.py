@@ -47,6 +47,18 @@ class ModeCalibration:
         return ((raw - self.pixel_center) / scale).astype(np.float32)
 
 
+def log_median_spread(scores) -> tuple[float, float]:
+    """(median, spread) of the logs of ``scores`` (floored at 1e-9): the spread is the median absolute deviation
+    scaled to a normal's standard deviation, or the standard deviation where most logs are equal. Robust to a
+    few odd images among good ones."""
+    logs = np.log(np.clip(np.asarray(scores, dtype=np.float64).ravel(), 1e-9, None))
+    median = float(np.median(logs))
+    spread = 1.4826 * float(np.median(np.abs(logs - median)))
+    if spread <= 0 and logs.size > 1:
+        spread = float(logs.std(ddof=1))
+    return median, spread
+
+
 def threshold_for_false_reject(good_scores: np.ndarray, rate: float = 0.01) -> float:
     """Raw score above which a fraction ``rate`` of good parts is expected.
 
@@ -61,11 +73,7 @@ def threshold_for_false_reject(good_scores: np.ndarray, rate: float = 0.01) -> f
         raise ValueError("no good scores to calibrate on")
     if s.size <= 2:
         return float(s.max() * 1.1)
-    logs = np.log(np.clip(s, 1e-9, None))
-    median = float(np.median(logs))
-    spread = 1.4826 * float(np.median(np.abs(logs - median)))
-    if spread <= 0:
-        spread = float(logs.std(ddof=1))
+    median, spread = log_median_spread(s)
     fitted = float(np.exp(median + NormalDist().inv_cdf(1 - rate) * spread))
     if s.size * rate >= 1:
         fitted = max(fitted, float(np.quantile(s, 1 - rate)))

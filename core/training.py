@@ -522,7 +522,7 @@ def _score_views(detector: AnomalyDetector, views, mode: InputMode, cfg: TrainCo
 
 def _gated(gate: ImageGate, maps: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """(N, H, W) maps scored before ``gate`` was fitted, as the detector gives them now."""
-    return (maps * gate.factors(torch.from_numpy(scores)).numpy()[:, None, None]).astype(maps.dtype)
+    return gate(torch.from_numpy(maps)[:, None], torch.from_numpy(scores))[:, 0].numpy()
 
 
 @torch.inference_mode()

@@ -5,8 +5,8 @@ also weighs the texture of the whole part (:class:`~core.model.image_density.Ima
 score separates defective from good tiles at 0.975 AUROC, while a good tile's map still has places as high as a
 faint defect's. :class:`ImageGate` scales each image's map by ``exp(weight * z)``, ``z`` being how far the
 image's log score is from good images', in units of their spread (median and scaled median absolute deviation
-over the good images held out from training, as :func:`core.calibration.threshold_for_false_reject` measures
-them), clamped to [-:attr:`ImageGate.z_floor`, :attr:`ImageGate.z_cap`]. A typical good part's map is left as
+over the good images held out from training, :func:`core.calibration.log_median_spread`, as the image threshold
+measures them), clamped to [-:attr:`ImageGate.z_floor`, :attr:`ImageGate.z_cap`]. A typical good part's map is left as
 it is, a part scoring well below good parts' median is dimmed (at most by ``exp(-1.2)``, about 0.3), and a
 part scoring far above them is brightened (at most by ``exp(1.0)``). The cap matters: unclamped, the maps of
 the most anomalous parts grew so much that their defect-free places outranked the defects of other parts
@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from core.calibration import log_median_spread
 
 _TINY = 1e-9
 
@@ -64,16 +66,13 @@ class ImageGate(nn.Module):
         of its full weight the mode's image density has (0 to 1), which the gate's weight follows."""
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"an image gate's share of its weight must lie in [0, 1], not {share}")
-        logs = torch.as_tensor(good_scores, dtype=torch.float64).flatten().clamp_min(_TINY).log()
-        if logs.numel() < 2:
+        good_scores = torch.as_tensor(good_scores, dtype=torch.float64).flatten()
+        if good_scores.numel() < 2:
             raise ValueError("an image gate needs the scores of at least two good images")
-        center = logs.median()
-        spread = 1.4826 * float((logs - center).abs().median())
-        if spread <= 0:
-            spread = float(logs.std())
+        center, spread = log_median_spread(good_scores.numpy())
         if not spread > 0:
             raise ValueError("an image gate needs good images whose scores differ")
-        self.center.fill_(float(center))
+        self.center.fill_(center)
         self.spread.fill_(spread)
         self.weight.fill_(self.max_weight * share)
         self.fitted.fill_(1.0)
