@@ -454,7 +454,7 @@ def fit(
             _score_views(detector, _checked(bad, cancel), mode, cfg, welllit_mean) if bad else (None, None)
         )
         gate = net.gates[mode.value]
-        gate.fit(torch.from_numpy(g_scores), net.image_densities[mode.value].weight / ImageDensity.max_weight)
+        gate.fit(g_scores, net.image_densities[mode.value].weight / ImageDensity.max_weight)
         g_maps = _gated(gate, g_maps, g_scores)
         d_maps = None if d_maps is None else _gated(gate, d_maps, d_scores)
         masks = np.stack([m for _, m in defects]) if defects else None

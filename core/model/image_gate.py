@@ -32,6 +32,7 @@ identity, so models saved before it keep their maps.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -60,16 +61,20 @@ class ImageGate(nn.Module):
     def is_fitted(self) -> bool:
         return bool(self.fitted)
 
+    @property
+    def changes_maps(self) -> bool:
+        """Fitted with a weight: else the gate is the identity."""
+        return self.is_fitted and bool(self.weight)
+
     @torch.no_grad()
-    def fit(self, good_scores: torch.Tensor, share: float = 1.0) -> None:
+    def fit(self, good_scores, share: float = 1.0) -> None:
         """``good_scores``: the image scores of good images the network did not learn from; ``share``: the share
         of its full weight the mode's image density has (0 to 1), which the gate's weight follows."""
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"an image gate's share of its weight must lie in [0, 1], not {share}")
-        good_scores = torch.as_tensor(good_scores, dtype=torch.float64).flatten()
-        if good_scores.numel() < 2:
+        if np.asarray(good_scores).size < 2:
             raise ValueError("an image gate needs the scores of at least two good images")
-        center, spread = log_median_spread(good_scores.numpy())
+        center, spread = log_median_spread(good_scores)
         if not spread > 0:
             raise ValueError("an image gate needs good images whose scores differ")
         self.center.fill_(center)
@@ -82,13 +87,13 @@ class ImageGate(nn.Module):
         return (scores.clamp_min(_TINY).log() - self.center) / self.spread
 
     def factors(self, scores: torch.Tensor) -> torch.Tensor:
-        """(B,) what each image's map is multiplied by (ones until fitted)."""
-        if not self.is_fitted or not self.weight:
+        """(B,) what each image's map is multiplied by (ones until fitted, or with weight 0)."""
+        if not self.changes_maps:
             return torch.ones_like(scores)
         return torch.exp(self.weight * self.zscores(scores).clamp(-self.z_floor, self.z_cap))
 
     def forward(self, anomaly_map: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) maps and (B,) image scores -> the gated maps."""
-        if not self.is_fitted or not self.weight:
+        if not self.changes_maps:
             return anomaly_map
         return anomaly_map * self.factors(scores).to(anomaly_map.dtype).view(-1, 1, 1, 1)
