@@ -165,6 +165,16 @@ def test_illumination_field_is_smooth_non_uniform_mean_one(seed: int) -> None:
     assert np.abs(np.diff(field, n=2, axis=1)).max() < 1e-3
 
 
+def test_fields_of_other_sizes_and_edited_fields_do_not_change_the_next_field() -> None:
+    first = illumination_field(120, 160, np.random.default_rng(5), 0.5)
+    kept = first.copy()
+    first += 1.0  # a caller may edit the field it was given
+    illumination_field(60, 80, np.random.default_rng(6), 0.3)
+    again = illumination_field(120, 160, np.random.default_rng(5), 0.5)
+    np.testing.assert_array_equal(again, kept)
+    assert not np.array_equal(again, illumination_field(120, 160, np.random.default_rng(7), 0.5))
+
+
 def test_zero_amplitude_field_is_uniform() -> None:
     field = illumination_field(10, 12, np.random.default_rng(0), 0.0)
     np.testing.assert_array_equal(field, np.ones((10, 12), np.float32))
@@ -187,6 +197,14 @@ def test_estimated_illumination_follows_the_applied_field() -> None:
     estimate = estimate_illumination(low)
     assert estimate.shape == image.shape[:2] and estimate.dtype == np.float32
     assert _corr(estimate, _linear(clean[:, :, 0])) > 0.95
+
+
+def test_estimated_illumination_is_that_of_the_brightest_channel() -> None:
+    rng = np.random.default_rng(0)
+    colour = rng.integers(0, 256, size=(90, 130, 3), dtype=np.uint8)
+    brightest = np.repeat(colour.max(axis=2, keepdims=True), 3, axis=2)
+    np.testing.assert_array_equal(estimate_illumination(colour), estimate_illumination(brightest))
+    assert not np.array_equal(estimate_illumination(colour), estimate_illumination(colour[:, :, [0, 0, 0]]))
 
 
 def test_enhancement_flattens_uneven_light() -> None:
