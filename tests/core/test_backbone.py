@@ -97,6 +97,23 @@ def test_encoder_returns_three_frozen_maps(encoder: FeatureEncoder) -> None:
     assert not any(m.training for m in encoder.modules())
 
 
+def test_a_large_batch_on_the_cpu_is_encoded_in_chunks_with_each_image_its_own_maps(encoder: FeatureEncoder) -> None:
+    assert encoder.chunk_size(torch.zeros(9, 3, 256, 256)) == 4
+    assert encoder.chunk_size(torch.zeros(9, 3, 128, 128)) == 16
+    assert encoder.chunk_size(torch.zeros(2, 3, 1024, 1024)) == 1
+    assert encoder.chunk_size(torch.zeros(9, 3, 256, 256, device="meta")) == 9  # not the CPU: one pass
+    torch.manual_seed(3)
+    x = torch.rand(9, 3, 256, 256)  # chunks of 4, 4 and 1
+    with torch.inference_mode():
+        together = encoder(x)
+        alone = [encoder(x[i : i + 1]) for i in range(len(x))]
+    for scale, maps in enumerate(together):
+        assert maps.shape[0] == 9 and maps.is_contiguous(memory_format=torch.channels_last)
+        for i in range(len(x)):
+            torch.testing.assert_close(maps[i], alone[i][scale][0], rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(maps[0], maps[4])  # each image keeps its own place
+
+
 def test_encoder_batch_norm_statistics_never_move(encoder: FeatureEncoder) -> None:
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     encoder.train()
