@@ -222,7 +222,8 @@ class FeatureEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """``x``: RGB in [0, 1], (B, 3, H, W). Returns one map per requested block, shallow first. On the CPU a
-        large batch is encoded :meth:`chunk_size` images at a time (each image's maps are the same bit for bit)."""
+        large batch is encoded :meth:`chunk_size` images at a time: each image's maps are those of one pass over the
+        whole batch, to float rounding (bit for bit on the project's machine at 256 pixels)."""
         n = self.chunk_size(x)
         if len(x) <= n:
             return self._encode(x)
