@@ -11,6 +11,7 @@ Another timm backbone can be used by pointing at a local weights file (``.pth``/
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,6 +22,7 @@ from torch import nn
 
 from core.errors import BackboneWeightsError
 from core.fsio import file_sha256
+from core.graphs import GraphCache
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -240,7 +242,22 @@ class FeatureEncoder(nn.Module):
             return max(1, len(x))
         return max(1, self.cpu_chunk_pixels // (x.shape[-2] * x.shape[-1]))
 
+    #: no-gradient passes on the CPU run a traced, frozen and oneDNN-optimised graph of the trunk
+    #: (:mod:`core.graphs`). It keeps the activations in oneDNN's blocked layout from one convolution to the next
+    #: and fuses each with its ReLU6, which eager PyTorch cannot: per 256 x 256 image on 2 threads of the project's
+    #: machine, 14.7 -> 10.7 ms at a batch of 4 and 19.7 -> 14.7 ms at a batch of 1, the maps the same to float
+    #: rounding (1e-4 on maps reaching 70). The encoder is frozen, so a graph never goes stale; one graph serves
+    #: every batch size of an image size.
+    use_graphs: bool = True
+
     def _encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self.use_graphs and x.device.type == "cpu" and not torch.is_grad_enabled():
+            maps = _trunk_graphs(self)(x)
+            if maps is not None:  # the graph gives contiguous maps; the network's convolutions run channels-last
+                return [f.contiguous(memory_format=torch.channels_last) for f in maps]
+        return self._encode_eager(x)
+
+    def _encode_eager(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.bn1(self.conv_stem(self.normalize(x)))
         feats = []
         for i, block in enumerate(self.blocks):
@@ -248,6 +265,29 @@ class FeatureEncoder(nn.Module):
             if i in self.feature_blocks:
                 feats.append(x)
         return feats
+
+
+class _Trunk(nn.Module):
+    """What is traced: the encoder's eager pass, its maps as a tuple."""
+
+    def __init__(self, encoder: FeatureEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.encoder._encode_eager(x))
+
+
+# kept beside the encoders rather than on them, so an encoder still copies and pickles like any module
+_TRUNK_GRAPHS: weakref.WeakKeyDictionary[FeatureEncoder, GraphCache] = weakref.WeakKeyDictionary()
+
+
+def _trunk_graphs(encoder: FeatureEncoder) -> GraphCache:
+    cache = _TRUNK_GRAPHS.get(encoder)
+    if cache is None:
+        ref = weakref.ref(encoder)  # the cache must not keep its encoder alive
+        cache = _TRUNK_GRAPHS.setdefault(encoder, GraphCache(lambda: _Trunk(ref()), optimize=True, any_batch=True))
+    return cache
 
 
 def build_encoder(

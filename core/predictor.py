@@ -59,6 +59,13 @@ class Predictor:
         trained = recipe.load(version)
         return cls(trained, recipe.thresholds(), category=recipe.name, version=version or "", **kwargs)
 
+    def warm_up(self) -> None:
+        """Inspect one grey frame and forget it, so the first real frame does not pay for the one-off work: the
+        traced graphs of the encoder and the network (:mod:`core.graphs`, about a second; every mode and batch size
+        then shares them) and the first call's allocations."""
+        grey = np.full((self.image_size, self.image_size, 3), 60, np.uint8)
+        self.predict_batch([Frame(grey, source="warm-up")], InputMode.LOWLIGHT)
+
     def predict(self, item: Frame | np.ndarray | str, mode: InputMode | None = None) -> InspectionResult:
         return self.predict_batch([item], mode)[0]
 

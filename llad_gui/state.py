@@ -132,7 +132,9 @@ class AppState(QObject):
         def load():
             from core.predictor import Predictor
 
-            return Predictor.from_recipe(recipe)
+            predictor = Predictor.from_recipe(recipe)
+            predictor.warm_up()  # here, off the GUI thread, rather than on the first frame inspected
+            return predictor
 
         def done(predictor):
             if token != self._load_token:

@@ -33,8 +33,9 @@ class IlluminationEstimator(nn.Module):
         nn.init.zeros_(self.refine[-1].bias)
 
     def prior(self, image: torch.Tensor) -> torch.Tensor:
-        linear = image.clamp(0, 1) ** 2.2
-        bright = linear.amax(dim=1, keepdim=True)
+        # the brightest channel in linear light; the curve is increasing, so the brightest channel is taken first
+        # and only it goes through the power (a third of the work)
+        bright = image.clamp(0, 1).amax(dim=1, keepdim=True) ** 2.2
         bright = F.avg_pool2d(bright, self.stride)
         k = self.smooth_kernel
         return F.avg_pool2d(F.pad(bright, (k // 2,) * 4, mode="replicate"), k, stride=1)

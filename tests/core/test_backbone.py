@@ -9,6 +9,7 @@ import pickle
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import timm
@@ -112,6 +113,39 @@ def test_a_large_batch_on_the_cpu_is_encoded_in_chunks_with_each_image_its_own_m
         for i in range(len(x)):
             torch.testing.assert_close(maps[i], alone[i][scale][0], rtol=1e-5, atol=1e-5)
         assert not torch.allclose(maps[0], maps[4])  # each image keeps its own place
+
+
+def test_no_gradient_cpu_passes_run_a_traced_graph_that_gives_the_eager_maps(
+    encoder: FeatureEncoder, mtd_root: Path
+) -> None:
+    from core.data.io import load_image
+
+    tiles = sorted((mtd_root / "test").glob("*/*.*"))[:3]
+    images = [cv2.resize(load_image(path), (256, 256), interpolation=cv2.INTER_AREA) for path in tiles]
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(255)
+    graphs = backbone._trunk_graphs(encoder)
+    with torch.inference_mode():
+        fast = encoder(x)
+        eager = encoder._encode_eager(x)
+    kept = len(graphs)
+    assert graphs.graph(x) is not None and len(graphs) == kept  # the pass above ran this size's graph, kept
+    for f, e in zip(fast, eager):
+        assert f.shape == e.shape and f.is_contiguous(memory_format=torch.channels_last)
+        # the same maps to float rounding, on maps reaching tens
+        torch.testing.assert_close(f, e, rtol=0, atol=2e-4 * float(e.abs().max()))
+        assert not torch.equal(f[0], f[1])
+
+    odd = torch.rand(1, 3, 96, 80)
+    with torch.enable_grad():  # a pass that may need gradients stays eager
+        maps = encoder(odd.requires_grad_())
+    assert maps[0].grad_fn is not None and len(graphs) == kept
+    encoder.use_graphs = False
+    try:
+        with torch.no_grad():
+            encoder(odd)
+        assert len(graphs) == kept
+    finally:
+        encoder.use_graphs = True
 
 
 def test_encoder_batch_norm_statistics_never_move(encoder: FeatureEncoder) -> None:

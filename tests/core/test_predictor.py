@@ -81,3 +81,36 @@ def test_paths_and_arrays_are_accepted(predictor, mtd):
     by_array = predictor.predict(load_image(mtd.test[1].path))
     assert by_path.raw_score == pytest.approx(by_array.raw_score, rel=1e-5)
     assert by_path.frame.ref == str(mtd.test[1].path)
+
+
+def test_traced_graphs_give_the_eager_results(trained, mtd):
+    """The encoder's and the network's no-gradient passes run as traced graphs (core.graphs); switched off, the
+    same images give the same scores and maps to float rounding."""
+    images = [load_image(s.path) for s in mtd.test[:2]]
+    dark, _ = synthesize_lowlight(images[0], 0.8, 4)
+    fast = Predictor(trained)
+    slow = Predictor(trained)
+    slow.detector.use_graphs = False
+    for mode, items in ((InputMode.WELLLIT, images), (InputMode.LOWLIGHT, [dark, *images])):
+        with_graphs = fast.predict_batch(items, mode)
+        slow.detector.encoder.use_graphs = False
+        try:
+            eager = slow.predict_batch(items, mode)
+        finally:
+            slow.detector.encoder.use_graphs = True  # the encoder is shared by every model of the process
+        for g, e in zip(with_graphs, eager):
+            assert g.raw_score == pytest.approx(e.raw_score, rel=1e-4, abs=1e-6)
+            np.testing.assert_allclose(g.anomaly_map, e.anomaly_map, rtol=1e-3, atol=1e-4 * float(e.anomaly_map.max()))
+            np.testing.assert_allclose(g.illumination_map, e.illumination_map, rtol=1e-4, atol=1e-6)
+    # traced at a batch of 2, the network's graph served the batch of 3 too (and every mode: one image size)
+    assert len(fast.detector._net_graphs) == 1 and len(slow.detector._net_graphs) == 0
+
+
+def test_warm_up_traces_the_graphs_before_the_first_frame(trained, tile):
+    predictor = Predictor(trained)
+    assert len(predictor.detector._net_graphs) == 0
+    predictor.warm_up()
+    assert len(predictor.detector._net_graphs) == 1
+    predictor.predict(tile, InputMode.LOWLIGHT)
+    predictor.predict_batch([tile, tile], InputMode.WELLLIT)
+    assert len(predictor.detector._net_graphs) == 1  # nothing more to trace, whatever the mode or batch
