@@ -26,7 +26,7 @@ def generated_part(rng: np.random.Generator, size: int = 160) -> np.ndarray:
 def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
     import torch
 
-    from core.backbone import shared_encoder
+    from core.backbone import _trunk_graphs, shared_encoder
     from core.data.defects import blotch_defect
     from core.predictor import Predictor
     from core.recipes import RecipeStore
@@ -50,12 +50,15 @@ def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
         good = generated_part(rng)
         bad, _ = blotch_defect(generated_part(rng), 3)
         r_good, r_bad = predictor.predict(good), predictor.predict(bad)
+        # whether the encoder and the network ran as traced graphs (core.graphs) or fell back to the eager passes
+        graphs = len(_trunk_graphs(encoder)) > 0 and len(predictor.detector._net_graphs) > 0
     return {
         "ok": bool(np.isfinite(r_good.score) and np.isfinite(r_bad.score)),
         "torch": torch.__version__,
         "backbone_seconds": round(t_backbone, 2),
         "train_seconds": round(t_train, 2),
         "version": version,
+        "inference_graphs": graphs,
         "good": {"score": round(r_good.score, 3), "verdict": r_good.verdict.value, "ms": round(r_good.total_ms, 1)},
         "defect": {"score": round(r_bad.score, 3), "verdict": r_bad.verdict.value, "ms": round(r_bad.total_ms, 1)},
         "total_seconds": round(time.perf_counter() - t0, 2),

@@ -139,3 +139,10 @@ def test_train_from_a_plain_folder(tmp_path, mtd, capsys):
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["category"] == "new part" and out["version"] == "v001" and out["active"] is True
     assert (tmp_path / "r" / "new part" / "versions" / "v001" / "weights.safetensors").is_file()
+
+
+def test_selftest_trains_inspects_and_runs_the_inference_graphs(capsys):
+    assert main(["selftest"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["ok"] is True and result["inference_graphs"] is True
+    assert result["good"]["verdict"] in ("OK", "UNCERTAIN", "NG") and result["good"]["ms"] > 0

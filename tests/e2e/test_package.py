@@ -220,6 +220,7 @@ def test_selftest_from_a_copy(bundle, clean_env, tmp_path, pytestconfig):
     say(pytestconfig, f"\nselftest from the copied bundle: {seconds:.1f} s wall\n{json.dumps(result)}")
     assert result["ok"] is True
     assert result["good"]["verdict"] in ("OK", "UNCERTAIN", "NG")
+    assert result["inference_graphs"] is True  # torch.jit traces and freezes inside the bundle too
 
     # Every library came from the copy or from the system's own folders, never the venv, the checkout or a CUDA
     # installation that a user's machine would not have.
