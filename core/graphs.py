@@ -13,9 +13,11 @@ runs a stale graph). With ``any_batch``, the batch size is left out of the shape
 runs at any other, which holds for a module that does nothing by the batch size (the encoder's trunk and the
 network: tests compare such a graph with the eager pass at another batch size). Tracing takes about a second and
 happens once per shape; a shape whose trace fails is run eagerly from then on, so a graph is only ever an
-acceleration. ``torch.jit`` is deprecated in favour of
-``torch.compile``, which needs a C++ compiler at run time that a factory PC or the packaged application does not
-have; the pinned torch keeps ``torch.jit``, and its deprecation notices are silenced here.
+acceleration. A graph runs a module as in eval mode: callers use it only for a module in eval mode.
+
+``torch.jit`` is deprecated in favour of ``torch.compile``, which needs a C++ compiler at run time that a factory
+PC or the packaged application does not have; the pinned torch keeps ``torch.jit``, and its deprecation notices are
+silenced here.
 """
 
 from __future__ import annotations
@@ -95,15 +97,19 @@ class GraphCache:
         return len(self._graphs)
 
     def _trace(self, inputs) -> torch.jit.ScriptModule | None:
+        module = self.make_module()
+        modes = [(m, m.training) for m in module.modules()]  # traced in eval mode, given back its own after
         try:
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch.jit's deprecation and tracer notices: nothing a user can do
-                examples = _examples(inputs)
-                traced = torch.jit.trace(self.make_module().eval(), examples, check_trace=False)
+                traced = torch.jit.trace(module.eval(), _examples(inputs), check_trace=False)
                 graph = torch.jit.freeze(traced)
                 return torch.jit.optimize_for_inference(graph) if self.optimize else graph
         except Exception:  # an operation the tracer or oneDNN does not take: the eager pass is always there
             return None
+        finally:
+            for m, training in modes:
+                m.training = training
 
 
 def _examples(value):

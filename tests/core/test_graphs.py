@@ -83,3 +83,11 @@ def test_what_the_tracer_cannot_take_runs_eagerly_and_is_not_traced_again() -> N
     x = torch.rand(2, 3)
     assert cache(x) is None and cache(x) is None
     assert len(made) == 1 and len(cache) == 0
+
+
+def test_tracing_leaves_the_live_module_in_its_own_mode() -> None:
+    module = _Small().train()
+    cache = GraphCache(lambda: module)
+    with torch.no_grad():
+        assert cache(torch.rand(2, 3, 8, 8)) is not None
+    assert module.training and module.bn.training

@@ -114,3 +114,19 @@ def test_warm_up_traces_the_graphs_before_the_first_frame(trained, tile):
     predictor.predict(tile, InputMode.LOWLIGHT)
     predictor.predict_batch([tile, tile], InputMode.WELLLIT)
     assert len(predictor.detector._net_graphs) == 1  # nothing more to trace, whatever the mode or batch
+
+
+def test_a_network_in_training_mode_is_never_run_as_a_graph(trained, tile):
+    """A graph runs the network as in eval mode; in training mode its batch norms use the batch's statistics."""
+    import torch
+
+    predictor = Predictor(trained)
+    net = predictor.detector.net
+    net.train()
+    try:
+        with torch.no_grad():
+            x = torch.rand(2, 3, predictor.image_size, predictor.image_size)
+            predictor.detector(x)
+        assert len(predictor.detector._net_graphs) == 0 and net.training
+    finally:
+        net.eval()
