@@ -47,6 +47,7 @@ def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
         t_train = time.perf_counter() - t1
         version = recipe.save_version(trained, activate=True)
         predictor = Predictor.from_recipe(store.get("selftest"))
+        predictor.warm_up()  # as the application does on loading: the times below are an inspection's, not a trace's
         good = generated_part(rng)
         bad, _ = blotch_defect(generated_part(rng), 3)
         r_good, r_bad = predictor.predict(good), predictor.predict(bad)
