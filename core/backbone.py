@@ -251,8 +251,8 @@ class FeatureEncoder(nn.Module):
     use_graphs: bool = True
 
     def _encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if self.use_graphs and x.device.type == "cpu" and not torch.is_grad_enabled():
-            maps = _trunk_graphs(self)(x)
+        if self.use_graphs:
+            maps = _trunk_graphs(self)(x)  # None where no graph runs: gradients on, off the CPU, a failed trace
             if maps is not None:  # the graph gives contiguous maps; the network's convolutions run channels-last
                 return [f.contiguous(memory_format=torch.channels_last) for f in maps]
         return self._encode_eager(x)

@@ -37,6 +37,10 @@ def _signature(value, any_batch: bool) -> tuple:
     return tuple(_signature(v, any_batch) for v in value)
 
 
+def _tensors(value) -> list[torch.Tensor]:
+    return [value] if isinstance(value, torch.Tensor) else [t for v in value for t in _tensors(v)]
+
+
 def weights_version(module: nn.Module) -> int:
     """Changes whenever a parameter or buffer of ``module`` is written in place (an optimiser step, a
     ``load_state_dict``). Inference tensors keep no version and are left out."""
@@ -71,8 +75,11 @@ class GraphCache:
         self._lock = threading.Lock()
 
     def __call__(self, *inputs):
-        """The graph's outputs for ``inputs``, or ``None`` where no graph can run them (the caller runs the module
-        eagerly)."""
+        """The graph's outputs for ``inputs``, or ``None`` where no graph runs them: a pass that may need gradients
+        (a graph keeps none), inputs off the CPU, or a signature whose trace failed. The caller then runs the
+        module eagerly."""
+        if torch.is_grad_enabled() or any(t.device.type != "cpu" for t in _tensors(inputs)):
+            return None
         graph = self.graph(*inputs)
         return None if graph is None else graph(*inputs)
 

@@ -85,8 +85,8 @@ class AnomalyDetector(nn.Module):
 
     def _run_net(self, feats: list[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """(reconstruction, illumination map). A network in training mode (batch statistics) runs eagerly."""
-        if self.use_graphs and not self.net.training and image.device.type == "cpu" and not torch.is_grad_enabled():
-            out = self._net_graphs(tuple(feats), image)
+        if self.use_graphs and not self.net.training:
+            out = self._net_graphs(tuple(feats), image)  # None where no graph runs (see GraphCache.__call__)
             if out is not None:
                 return list(out[0]), out[1]
         out = self.net(feats, image)

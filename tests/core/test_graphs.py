@@ -81,8 +81,17 @@ def test_what_the_tracer_cannot_take_runs_eagerly_and_is_not_traced_again() -> N
 
     cache = GraphCache(make)
     x = torch.rand(2, 3)
-    assert cache(x) is None and cache(x) is None
+    with torch.no_grad():
+        assert cache(x) is None and cache(x) is None
     assert len(made) == 1 and len(cache) == 0
+
+
+def test_a_pass_that_may_need_gradients_gets_no_graph() -> None:
+    module = _Small().eval()
+    cache = GraphCache(lambda: module)
+    assert cache(torch.rand(1, 3, 8, 8)) is None and len(cache) == 0  # gradients on: the caller runs it eagerly
+    with torch.no_grad():
+        assert cache(torch.rand(1, 3, 8, 8)) is not None and len(cache) == 1
 
 
 def test_tracing_leaves_the_live_module_in_its_own_mode() -> None:
