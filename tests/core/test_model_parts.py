@@ -15,7 +15,7 @@ from core.model.anomaly_map import (
     gaussian_kernel1d,
     unit_residuals,
 )
-from core.model.decoder import ContextReconstructionDecoder
+from core.model.decoder import ContextReconstructionDecoder, RingConv2d
 from core.model.density import FeatureDensity, mahalanobis_sq, shrunk_precision
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
@@ -140,6 +140,26 @@ def test_context_decoder_never_sees_the_position_it_reconstructs():
     for x, y in zip(ra, rb):
         assert torch.allclose(x[..., 8, 8], y[..., 8, 8], atol=1e-5)
         assert not torch.allclose(x[..., 8, 12], y[..., 8, 12])  # 4 cells away it is context
+
+
+@pytest.mark.parametrize("kernel,dilation", [(5, 2), (3, 1), (7, 1)])
+def test_ring_convolution_is_the_masked_square_convolution(kernel, dilation):
+    """Run as two convolutions over the ring's taps, it gives what the square kernel with its centre masked gives,
+    channels-last too, and the masked taps get no gradient."""
+    torch.manual_seed(0)
+    ring = RingConv2d(6, 5, kernel=kernel, dilation=dilation, hole=kernel - 2)
+    x = torch.randn(2, 6, 19, 14)
+    square = F.conv2d(x, ring.weight * ring.mask, None, 1, ring.padding, ring.dilation)
+    assert torch.allclose(ring(x), square, atol=1e-5)
+    assert torch.allclose(ring(x.contiguous(memory_format=torch.channels_last)), square, atol=1e-5)
+    ring(x).square().sum().backward()
+    assert ring.weight.grad[..., ring.mask[0, 0] == 0].abs().max() == 0
+    assert ring.weight.grad[..., ring.mask[0, 0] == 1].abs().min() > 0
+
+
+def test_ring_convolution_refuses_a_ring_it_cannot_run():
+    with pytest.raises(ValueError, match="one tap wide"):
+        RingConv2d(4, 4, kernel=7, hole=3)
 
 
 def test_default_net_fits_the_20_mb_budget():
