@@ -100,6 +100,15 @@ def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, fl
     return float(s[i]), float(f1[i])
 
 
+PIXEL_SAMPLE = 2_000_000
+"""Most map values a pixel statistic is taken over: every n-th value of the maps beyond it."""
+
+
+def _thinned(values: np.ndarray) -> np.ndarray:
+    """Every n-th of the flat ``values``, n the smallest that keeps at most :data:`PIXEL_SAMPLE` of them."""
+    return values[:: values.size // PIXEL_SAMPLE + 1]
+
+
 def calibrate_mode(
     good_scores: np.ndarray,
     good_maps: np.ndarray,
@@ -114,17 +123,14 @@ def calibrate_mode(
     center = float(np.median(good_scores))
     if threshold <= center:
         threshold = center + 1e-6
-    pix = np.asarray(good_maps, dtype=np.float32).ravel()
-    if pix.size > 2_000_000:
-        pix = pix[:: pix.size // 2_000_000 + 1]
+    pix = _thinned(np.asarray(good_maps, dtype=np.float32).ravel())
     pixel_center = float(np.median(pix))
     pixel_floor = float(np.quantile(pix, 0.999))
     pixel_threshold = pixel_floor
     if defect_maps is not None and defect_masks is not None and np.asarray(defect_masks).any():
-        dm = np.asarray(defect_maps, dtype=np.float32).ravel()
-        dk = np.asarray(defect_masks, dtype=bool).ravel()
-        step = dm.size // 2_000_000 + 1
-        t, _ = best_f1_threshold(np.r_[dm[::step], pix], np.r_[dk[::step], np.zeros(pix.size, bool)])
+        dm = _thinned(np.asarray(defect_maps, dtype=np.float32).ravel())
+        dk = _thinned(np.asarray(defect_masks, dtype=bool).ravel())
+        t, _ = best_f1_threshold(np.r_[dm, pix], np.r_[dk, np.zeros(pix.size, bool)])
         pixel_threshold = max(t, pixel_floor)
     if pixel_threshold <= pixel_center:
         pixel_threshold = pixel_center + 1e-6

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core.calibration import (
+    PIXEL_SAMPLE,
     ModeCalibration,
     PostProcessor,
     best_f1_threshold,
@@ -55,6 +56,23 @@ def test_pixel_threshold_uses_synthetic_defects_but_never_drops_below_good_pixel
     cal = calibrate_mode(rng.random(20) + 1, good_maps, rng.random(5) + 3, bad_maps, masks)
     assert cal.pixel_threshold >= np.quantile(good_maps, 0.999)
     assert float(np.mean(bad_maps[masks] >= cal.pixel_threshold)) > 0.99
+
+
+def test_pixel_statistics_of_maps_beyond_the_sample_size_hold_on_their_thinned_values():
+    """More map values than :data:`PIXEL_SAMPLE` (as with a few hundred held-out images) are thinned, evenly, and
+    the pixel centre and threshold stay those of all the values; masks stay aligned with their maps."""
+    rng = np.random.default_rng(3)
+    n = PIXEL_SAMPLE // (128 * 128) + 4  # 126 maps: 2.06 M values
+    good_maps = rng.lognormal(-2.0, 0.3, (n, 128, 128)).astype(np.float32)
+    bad_maps = rng.lognormal(-2.0, 0.3, (n, 128, 128)).astype(np.float32)
+    masks = np.zeros_like(bad_maps, bool)
+    masks[:, 40:80, 40:80] = True
+    bad_maps[masks] += 2.0
+    cal = calibrate_mode(rng.random(50) + 1, good_maps, rng.random(n) + 3, bad_maps, masks)
+    assert good_maps.size > PIXEL_SAMPLE
+    assert cal.pixel_center == pytest.approx(float(np.median(good_maps)), rel=2e-3)
+    # the defects' pixels sit apart from every other: the F1-best cut is at their lowest
+    assert float(np.max(bad_maps[~masks])) < cal.pixel_threshold <= float(np.min(bad_maps[masks])) * 1.01
 
 
 def test_post_processor_round_trips_and_refuses_unknown_modes():
