@@ -401,6 +401,7 @@ def fit(
         eta = elapsed / step * (cfg.steps - step)
         yield TrainEvent("train", step, cfg.steps, losses[-1], time.perf_counter() - t0, eta)
     train_seconds = time.perf_counter() - t_train
+    del cache  # the targets' features (up to its budget) are not needed again: calibration reuses their memory
 
     net.eval()
     yield TrainEvent("calibrate", 0, len(holdout), message=f"calibrating on {len(holdout)} held-out good images")

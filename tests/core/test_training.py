@@ -372,6 +372,35 @@ def test_cached_targets_train_exactly_like_fresh_ones(mtd):
     np.testing.assert_allclose(cached, fresh, rtol=2e-3)
 
 
+def test_target_cache_is_let_go_before_calibration(mtd, monkeypatch):
+    """The cached targets serve the training steps only: by the first calibration event the cache and the
+    features in it are gone, so calibration's own features reuse that memory instead of adding to it."""
+    import weakref
+
+    from core import training
+
+    caches = []
+
+    class Watched(training._TargetCache):
+        def __init__(self, max_bytes):
+            super().__init__(max_bytes)
+            caches.append(weakref.ref(self))
+
+    monkeypatch.setattr(training, "_TargetCache", Watched)
+    run = fit(mtd.train[:12], preset("tiny", steps=3, swap_images=0, refinish_images=0))
+    stages = []
+    for event in run:  # ``run`` stays referenced: a closed generator would free everything anyway
+        stages.append(event.stage)
+        held = caches[0]() if caches else None
+        if event.stage == "train":
+            assert held is not None and held.bytes > 0  # filled by the steps
+        if event.stage == "calibrate":
+            assert held is None
+            break
+        del held
+    assert stages[-1] == "calibrate" and len(caches) == 1
+
+
 def test_target_cache_stays_within_a_quarter_of_the_available_memory():
     available = available_memory_bytes()
     assert available is not None and 0 < available < 2**50  # this machine is Linux: MemAvailable is read
