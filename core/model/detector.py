@@ -109,12 +109,11 @@ class AnomalyDetector(nn.Module):
         recon, targets_on_grid, _, _ = self._reconstruct(inputs, targets, light)
         return unit_residuals(recon, targets_on_grid)
 
-    def target_features(self, inputs, targets=None, light=None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per scale, the target features as the encoder gives them and on the map's grid (B, C, grid, grid):
-        what a mode's image density and feature density are fitted on. Only the encoder runs. ``light`` is
-        accepted (and unused) so view batches pass as they are."""
-        feats = self.encoder(inputs if targets is None else targets)
-        return feats, self.net.align_targets(feats, inputs)
+    def target_features(self, inputs, targets=None, light=None) -> list[torch.Tensor]:
+        """Per scale, the target features as the encoder gives them: what a mode's image density, feature density
+        (on the map's grid: :meth:`LowLightAnomalyNet.align_targets`) and foreign-region head are fitted on. Only
+        the encoder runs. ``light`` is accepted (and unused) so view batches pass as they are."""
+        return self.encoder(inputs if targets is None else targets)
 
     def forward(
         self,

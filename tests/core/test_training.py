@@ -4,6 +4,8 @@ a short run already tells defective tiles from good ones."""
 from __future__ import annotations
 
 import copy
+import os
+import sys
 import threading
 
 import numpy as np
@@ -19,7 +21,16 @@ from core.model.image_density import MAX_FACTOR
 from core.model.image_gate import ImageGate
 from core.predictor import Predictor
 from core.preprocess import mode_images, view_tensors
-from core.training import MIN_GOOD_SAMPLES, TrainConfig, available_memory_bytes, cache_budget, fit, preset, run_fit
+from core.training import (
+    MIN_GOOD_SAMPLES,
+    TrainConfig,
+    available_memory_bytes,
+    cache_budget,
+    fit,
+    preset,
+    release_free_memory,
+    run_fit,
+)
 from core.types import InputMode
 
 TINY_STEPS = 30  # as in conftest.trained_run
@@ -110,7 +121,7 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     predictor = Predictor(weighted)
     views = [mode_images(mode, g, None, trained.config.image_size, trained.welllit_mean) for g in goods]
     with torch.inference_mode():
-        feats, _ = predictor.detector.target_features(*view_tensors(views))
+        feats = predictor.detector.target_features(*view_tensors(views))
     density = weighted.net.image_densities[mode.value]
     density.fit(density.summaries(feats), torch.linspace(2.0, 4.0, 10))
     density.norm[3] = 1.5
@@ -118,7 +129,7 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     np.testing.assert_array_equal(with_it.anomaly_map, without.anomaly_map)
     view = mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)
     with torch.inference_mode():
-        feats, _ = predictor.detector.target_features(*view_tensors([view]))
+        feats = predictor.detector.target_features(*view_tensors([view]))
         z = float(density.distance(density.summaries(feats))[0])
     cap = np.log(MAX_FACTOR)  # soft-capped: cap * tanh(x / cap)
     expected = without.raw_score * np.exp(cap * np.tanh(1.5 * float(density.norm[0]) * z / cap))
@@ -192,7 +203,7 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
     with torch.inference_mode():
         with_out = predictor.detector(*view, mode)
         without_out = Predictor(without_it).detector(*view, mode)
-        feats, _ = predictor.detector.target_features(*view)
+        feats = predictor.detector.target_features(*view)
         captured = view[0] if view[2] is None else view[2]
         z = MAP_TERMS[kind](term, feats, captured)
         size = with_out.anomaly_map.shape[-2:]
@@ -302,7 +313,7 @@ def test_where_the_image_density_counts_it_is_fitted_with_brighter_and_dimmer_ex
     def summaries(images):
         views = [mode_images(InputMode.WELLLIT, i, None, model.config.image_size, model.welllit_mean) for i in images]
         with torch.inference_mode():
-            feats, _ = predictor.detector.target_features(*view_tensors(views))
+            feats = predictor.detector.target_features(*view_tensors(views))
         return fitted.summaries(feats)
 
     tiles = [load_image(s.path) for s in mtd.train[200:206]]
@@ -407,6 +418,29 @@ def test_target_cache_stays_within_a_quarter_of_the_available_memory():
     assert cache_budget(1536, 2 * 2**30) == 512 * 2**20  # a PC with 2 GB free: a quarter of it
     assert cache_budget(1536, 64 * 2**30) == 1536 * 2**20  # plenty free: the configured bound
     assert cache_budget(1536, None) == 1536 * 2**20  # unknown: the configured bound
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_freed_tensors_go_back_to_the_system_when_released():
+    # a freed 8 MB block raises glibc's threshold for taking memory straight from the system past the 1 MB blocks
+    # below: they come from the heap, like the target cache's rows, and freeing them leaves them resident
+    large = torch.ones(8 * 2**20, dtype=torch.uint8)
+    del large
+    blocks = [torch.ones(2**20, dtype=torch.uint8) for _ in range(300)]
+    keeper = torch.ones(2**20, dtype=torch.uint8)  # above them in the heap: freeing them cannot shrink it
+    held = _resident_mb()
+    del blocks
+    freed = _resident_mb()
+    assert release_free_memory()
+    released = _resident_mb()
+    assert held - freed < 100  # freeing alone gave back little
+    assert freed - released > 200  # released: most of the 300 MB
+    del keeper
 
 
 def test_paired_training_calibrates_the_paired_mode(mtd, tmp_path):
