@@ -38,6 +38,7 @@ it goes.
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import sys
 import threading
@@ -303,6 +304,7 @@ def release_free_memory() -> bool:
     return True
 
 
+@functools.cache
 def _malloc_trim():
     if not sys.platform.startswith("linux"):
         return None
