@@ -48,6 +48,17 @@ def weights_version(module: nn.Module) -> int:
     return sum(t._version for t in tensors if not t.is_inference())
 
 
+def tensors_state(*modules: nn.Module) -> tuple:
+    """Changes whenever a parameter or buffer of ``modules`` is written in place, or replaced by another tensor
+    (as a fit that sizes its buffers does): each tensor's storage, version (none for an inference tensor) and
+    shape. A version for modules whose tensors are replaced, which :func:`weights_version` alone does not see."""
+    return tuple(
+        (t.data_ptr(), -1 if t.is_inference() else t._version, tuple(t.shape))
+        for m in modules
+        for t in (*m.parameters(), *m.buffers())
+    )
+
+
 class GraphCache:
     """Graphs of one module for inference, one per input signature.
 

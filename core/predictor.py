@@ -51,6 +51,7 @@ class Predictor:
         self.mode = mode  # None = automatic (see core.preprocess.resolve_mode)
         detector = AnomalyDetector(encoder or shared_encoder(), trained.net).eval()
         self.detector = detector.to(self.device).to(memory_format=torch.channels_last)
+        self.detector.map_graphs = True  # the model no longer changes: each mode's map can run as a graph
 
     @classmethod
     def from_recipe(cls, recipe, version: str | None = None, **kwargs) -> Predictor:
@@ -60,11 +61,14 @@ class Predictor:
         return cls(trained, recipe.thresholds(), category=recipe.name, version=version or "", **kwargs)
 
     def warm_up(self) -> None:
-        """Inspect one grey frame and forget it, so the first real frame does not pay for the one-off work: the
-        traced graphs of the encoder and the network (:mod:`core.graphs`, about a second; every mode and batch size
-        then shares them) and the first call's allocations."""
+        """Inspect a grey frame in each calibrated mode and forget it, so the first real frame does not pay for the
+        one-off work: the traced graphs (:mod:`core.graphs`) of the encoder and the network (about a second; every
+        mode and batch size then shares them) and of each mode's map at a batch of one, and the first call's
+        allocations."""
         grey = np.full((self.image_size, self.image_size, 3), 60, np.uint8)
-        self.predict_batch([Frame(grey, source="warm-up")], InputMode.LOWLIGHT)
+        for mode in self.post.modes or (InputMode.LOWLIGHT.value,):
+            partner = grey if mode == InputMode.PAIRED.value else None
+            self.predict_batch([Frame(grey, source="warm-up", partner=partner)], InputMode(mode))
 
     def predict(self, item: Frame | np.ndarray | str, mode: InputMode | None = None) -> InspectionResult:
         return self.predict_batch([item], mode)[0]

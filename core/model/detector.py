@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from core.backbone import FeatureEncoder
-from core.graphs import GraphCache, weights_version
+from core.graphs import GraphCache, tensors_state, weights_version
 from core.model.anomaly_map import AnomalyMapGenerator, unit_residuals
 from core.model.net import LowLightAnomalyNet
 from core.preprocess import captured_images
@@ -65,6 +65,51 @@ class _NetPass(nn.Module):
         return tuple(out.reconstruction), out.illumination
 
 
+def mode_map(
+    net: LowLightAnomalyNet,
+    maps: AnomalyMapGenerator,
+    mode: InputMode,
+    recon,
+    targets_on_grid,
+    target_feats,
+    captured: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(map, image score) of one input mode: the discrepancy with the mode's whitening, position baseline and
+    feature density, its noise floor, region contrast and foreign-region head, its image density in the score and
+    its image gate on the map. ``captured``: the images as captured (:func:`core.preprocess.captured_images`),
+    whose size the map takes."""
+    key = InputMode(mode).value
+    baseline, whitening, density = net.baselines[key], net.whitening[key], net.densities[key]
+    amap, score = maps(recon, targets_on_grid, captured.shape[-2:], baseline, whitening, density)
+    amap = net.region_contrasts[key].add_to(net.floors[key](amap), target_feats[-1])
+    amap = net.foreign_regions[key].add_to(amap, target_feats, captured)
+    image_density = net.image_densities[key]
+    if image_density.is_fitted:
+        score = image_density.combine(score, image_density.summaries(target_feats))
+    return net.gates[key](amap, score), score
+
+
+def mode_modules(net: LowLightAnomalyNet, maps: AnomalyMapGenerator, mode: InputMode) -> list[nn.Module]:
+    """What :func:`mode_map` reads in ``mode``: the map generator and the mode's fitted terms."""
+    key = InputMode(mode).value
+    terms = (net.baselines, net.whitening, net.densities, net.floors, net.image_densities, net.region_contrasts)
+    return [maps, *(t[key] for t in terms), net.foreign_regions[key], net.gates[key]]
+
+
+class _MapPass(nn.Module):
+    """What is traced of one mode's map (:func:`mode_map`): tuples of features and the images as captured in,
+    the map and the image score out."""
+
+    def __init__(self, net: LowLightAnomalyNet, maps: AnomalyMapGenerator, mode: InputMode) -> None:
+        super().__init__()
+        self.net, self.maps, self.mode = net, maps, mode
+
+    def forward(self, recon, targets_on_grid, target_feats, captured: torch.Tensor):
+        return mode_map(
+            self.net, self.maps, self.mode, list(recon), list(targets_on_grid), list(target_feats), captured
+        )
+
+
 class AnomalyDetector(nn.Module):
     """Encoder, network and map generator wired for inference."""
 
@@ -72,6 +117,13 @@ class AnomalyDetector(nn.Module):
     #: image size and version of the weights: at a batch of one, 76 -> 68 ms well-lit and 81 -> 76 ms low-light
     #: per image end to end on the project's machine (interleaved), the scores the same to 2e-6
     use_graphs: bool = True
+    #: with :attr:`use_graphs`, each mode's map (:func:`mode_map`: some hundred small operations after the network)
+    #: runs as a traced graph too, one per batch shape and version of the mode's terms: that stage alone took 13 ->
+    #: 9 ms low-light and 10 -> 9 ms well-lit at a batch of one on the project's machine, the maps and scores the
+    #: same to the digit. Off by default: calibration fits the terms one by one between passes, and a trace at
+    #: each would cost more than it saves; a :class:`~core.predictor.Predictor`, whose model no longer changes,
+    #: turns it on
+    map_graphs: bool = False
 
     def __init__(self, encoder: FeatureEncoder, net: LowLightAnomalyNet, sigma: float = 4.0, top_k: float = 0.01):
         super().__init__()
@@ -81,6 +133,14 @@ class AnomalyDetector(nn.Module):
         traced = nn.ModuleList([net.lfe, net.illumination, net.ife, net.aff, net.decoder])  # what _NetPass runs
         self._net_graphs = GraphCache(
             lambda: _NetPass(self.net), any_batch=True, version=lambda: weights_version(traced), max_graphs=4
+        )
+        # keyed by the batch too: the foreign-region head's mirror images are split by the batch size
+        self._map_graphs = {m: self._map_cache(m) for m in InputMode}
+
+    def _map_cache(self, mode: InputMode) -> GraphCache:
+        modules = mode_modules(self.net, self.maps, mode)
+        return GraphCache(
+            lambda: _MapPass(self.net, self.maps, mode), version=lambda: tensors_state(*modules), max_graphs=4
         )
 
     def _run_net(self, feats: list[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -129,18 +189,16 @@ class AnomalyDetector(nn.Module):
         distance)."""
         recon, targets_on_grid, illumination, target_feats = self._reconstruct(inputs, targets, light)
         if mode is None:
-            baseline = whitening = density = floor = image_density = region = foreign = gate = None
+            amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:])
         else:
-            key = InputMode(mode).value
-            baseline, whitening, density = self.net.baselines[key], self.net.whitening[key], self.net.densities[key]
-            image_density, region = self.net.image_densities[key], self.net.region_contrasts[key]
-            floor, foreign, gate = self.net.floors[key], self.net.foreign_regions[key], self.net.gates[key]
-        amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:], baseline, whitening, density)
-        if region is not None:
-            captured = captured_images(inputs, light)
-            amap = foreign.add_to(region.add_to(floor(amap), target_feats[-1]), target_feats, captured)
-        if image_density is not None and image_density.is_fitted:
-            score = image_density.combine(score, image_density.summaries(target_feats))
-        if gate is not None:
-            amap = gate(amap, score)
+            amap, score = self._mode_map(InputMode(mode), recon, targets_on_grid, target_feats, inputs, light)
         return DetectorOutput(amap, score, illumination)
+
+    def _mode_map(self, mode: InputMode, recon, targets_on_grid, target_feats, inputs, light):
+        """:func:`mode_map`, as a traced graph where :attr:`map_graphs` allows one."""
+        captured = captured_images(inputs, light)
+        if self.use_graphs and self.map_graphs and not self.net.training:
+            out = self._map_graphs[mode](tuple(recon), tuple(targets_on_grid), tuple(target_feats), captured)
+            if out is not None:
+                return out
+        return mode_map(self.net, self.maps, mode, recon, targets_on_grid, target_feats, captured)

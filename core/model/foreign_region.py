@@ -99,7 +99,7 @@ def local_light_level(image: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
     srgb = image.float().amax(1, keepdim=True).clamp(0, 1)
     linear = torch.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
     small = F.avg_pool2d(linear, 4) if min(image.shape[-2:]) >= 16 else linear
-    size = max(small.shape[-2:])
+    size = int(max(small.shape[-2:]))  # a number, not a traced size: the blurs' kernels are made from it
     narrow, wide = (_blur(small, share * size).clamp_min(1e-4).log() for share in LIGHT_BLURS)
     return F.adaptive_avg_pool2d(narrow - wide, tuple(grid))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.graphs import GraphCache, weights_version
+from core.graphs import GraphCache, tensors_state, weights_version
 
 
 class _Small(nn.Module):
@@ -100,3 +100,19 @@ def test_tracing_leaves_the_live_module_in_its_own_mode() -> None:
     with torch.no_grad():
         assert cache(torch.rand(2, 3, 8, 8)) is not None
     assert module.training and module.bn.training
+
+
+def test_a_buffer_replaced_by_a_fit_changes_the_tensors_state_where_the_version_sum_may_not() -> None:
+    """A fit that sizes its buffers assigns new tensors: their versions start again at zero, so a sum of versions
+    can come back to a value a graph was traced at; the tensors' storage tells them apart."""
+    module = _Small()
+    module.register_buffer("centre", torch.zeros(8))
+    state, version = tensors_state(module), weights_version(module)
+    assert tensors_state(module) == state  # nothing written: the same state
+    module.centre = torch.ones(8)  # replaced, as a fit does: a fresh tensor at version 0
+    assert weights_version(module) == version and tensors_state(module) != state
+    replaced = tensors_state(module)
+    module.centre.add_(1)  # written in place
+    assert tensors_state(module) != replaced
+    module.centre = torch.ones(12)  # resized
+    assert len({tensors_state(module), replaced, state}) == 3

@@ -102,18 +102,66 @@ def test_traced_graphs_give_the_eager_results(trained, mtd):
             assert g.raw_score == pytest.approx(e.raw_score, rel=1e-4, abs=1e-6)
             np.testing.assert_allclose(g.anomaly_map, e.anomaly_map, rtol=1e-3, atol=1e-4 * float(e.anomaly_map.max()))
             np.testing.assert_allclose(g.illumination_map, e.illumination_map, rtol=1e-4, atol=1e-6)
-    # traced at a batch of 2, the network's graph served the batch of 3 too (and every mode: one image size)
+    # traced at a batch of 2, the network's graph served the batch of 3 too (and every mode: one image size);
+    # each mode's map has a graph of its own, for its batch shape
     assert len(fast.detector._net_graphs) == 1 and len(slow.detector._net_graphs) == 0
+    maps = fast.detector._map_graphs
+    assert (len(maps[InputMode.WELLLIT]), len(maps[InputMode.LOWLIGHT]), len(maps[InputMode.PAIRED])) == (1, 1, 0)
+    assert not any(len(cache) for cache in slow.detector._map_graphs.values())
+
+
+def test_a_map_graph_follows_its_modes_terms_when_a_fit_replaces_them(trained, tile):
+    """A term's fit assigns new buffers (its versions start again at zero): the map's graph is traced again, and
+    never gives the map of the terms it was traced with."""
+    import copy
+
+    import torch
+
+    model = copy.deepcopy(trained)  # the session's model stays as trained
+    predictor = Predictor(model)
+    before = predictor.predict(tile, InputMode.WELLLIT)
+    region = model.net.region_contrasts[InputMode.WELLLIT.value]
+    region.position_mean = region.position_mean + 3 * torch.randn_like(region.position_mean)  # a new tensor
+    after = predictor.predict(tile, InputMode.WELLLIT)
+    predictor.detector.use_graphs = False
+    eager = predictor.predict(tile, InputMode.WELLLIT)
+    assert len(predictor.detector._map_graphs[InputMode.WELLLIT]) == 2
+    assert not np.allclose(after.anomaly_map, before.anomaly_map, atol=1e-3 * float(before.anomaly_map.max()))
+    np.testing.assert_allclose(
+        after.anomaly_map, eager.anomaly_map, rtol=1e-3, atol=1e-4 * float(eager.anomaly_map.max())
+    )
+
+
+def test_the_detector_of_a_training_traces_no_map(trained, tile):
+    """Calibration fits the terms one by one between passes: its detector runs the maps eagerly."""
+    import torch
+
+    from core.backbone import shared_encoder
+    from core.model.detector import AnomalyDetector
+    from core.preprocess import mode_images, view_tensors
+
+    detector = AnomalyDetector(shared_encoder(), trained.net).eval()
+    views = [mode_images(InputMode.WELLLIT, tile, None, trained.config.image_size, trained.welllit_mean)]
+    inputs, targets, light = view_tensors(views)
+    with torch.inference_mode():
+        detector(inputs, targets, light, InputMode.WELLLIT)
+    assert not any(len(cache) for cache in detector._map_graphs.values())
 
 
 def test_warm_up_traces_the_graphs_before_the_first_frame(trained, tile):
     predictor = Predictor(trained)
     assert len(predictor.detector._net_graphs) == 0
     predictor.warm_up()
+    maps = predictor.detector._map_graphs
+    calibrated = {InputMode(m) for m in trained.post.modes}
     assert len(predictor.detector._net_graphs) == 1
+    assert {m for m, cache in maps.items() if len(cache)} == calibrated and InputMode.LOWLIGHT in calibrated
     predictor.predict(tile, InputMode.LOWLIGHT)
+    predictor.predict(tile, InputMode.WELLLIT)
+    assert all(len(cache) == (m in calibrated) for m, cache in maps.items())  # a frame at a time: nothing new
     predictor.predict_batch([tile, tile], InputMode.WELLLIT)
-    assert len(predictor.detector._net_graphs) == 1  # nothing more to trace, whatever the mode or batch
+    assert len(predictor.detector._net_graphs) == 1  # the network's serves every mode and batch
+    assert len(maps[InputMode.WELLLIT]) == 2  # a map's graph is per batch shape
 
 
 def test_a_network_in_training_mode_is_never_run_as_a_graph(trained, tile):
