@@ -9,9 +9,11 @@ from skimage import data as skdata
 from skimage.metrics import structural_similarity
 
 from core.data.lowlight import (
+    _enhance,
     enhance_lowlight,
     estimate_illumination,
     illumination_field,
+    is_monochrome,
     linear_to_srgb,
     linear_to_srgb8,
     srgb8_to_linear,
@@ -215,6 +217,18 @@ def test_enhancement_flattens_uneven_light() -> None:
         return float(_linear(x).std() / _linear(x).mean())
 
     assert spread(enhanced) < 0.3 * spread(low)
+
+
+def test_a_monochrome_frame_is_enhanced_on_one_channel_to_the_same_result(coffee: np.ndarray) -> None:
+    """A monochrome camera's frame (one value per pixel, made RGB) is worked out once and repeated: the result is
+    the three-channel enhancement's to the last level."""
+    mono = np.repeat(_gray(coffee)[:, :, None], 3, axis=2)
+    assert is_monochrome(mono) and not is_monochrome(coffee)
+    for strength, seed in ((0.5, 1), (0.8, 2), (0.95, 3)):
+        low, _ = synthesize_lowlight(mono, strength, seed=seed, nonuniform=0.6)
+        enhanced = enhance_lowlight(low)
+        assert enhanced.shape == low.shape and enhanced.dtype == np.uint8
+        np.testing.assert_array_equal(enhanced, _enhance(low, 0.18, 1.0, mono=False))
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea"])
