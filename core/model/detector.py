@@ -92,8 +92,17 @@ def mode_map(
 def mode_modules(net: LowLightAnomalyNet, maps: AnomalyMapGenerator, mode: InputMode) -> list[nn.Module]:
     """What :func:`mode_map` reads in ``mode``: the map generator and the mode's fitted terms."""
     key = InputMode(mode).value
-    terms = (net.baselines, net.whitening, net.densities, net.floors, net.image_densities, net.region_contrasts)
-    return [maps, *(t[key] for t in terms), net.foreign_regions[key], net.gates[key]]
+    terms = (
+        net.baselines,
+        net.whitening,
+        net.densities,
+        net.floors,
+        net.image_densities,
+        net.region_contrasts,
+        net.foreign_regions,
+        net.gates,
+    )
+    return [maps, *(t[key] for t in terms)]
 
 
 class _MapPass(nn.Module):
