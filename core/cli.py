@@ -283,8 +283,9 @@ def cmd_bench(args) -> int:
 def cmd_selftest(args) -> int:
     from core.selftest import run_selftest
 
-    print(json.dumps(run_selftest(args.keep)))
-    return 0
+    result = run_selftest(args.keep)
+    print(json.dumps(result))
+    return 0 if result["ok"] else 1
 
 
 COMMANDS = {

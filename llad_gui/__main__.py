@@ -4,7 +4,6 @@ subcommands (``llad-gui train ...``) to :func:`core.cli.main` and runs ``--selft
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 CLI_COMMANDS = ("train", "infer", "eval", "bench", "categories", "log", "selftest")
@@ -36,10 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 
         os.environ["LLAD_HOME"] = args.home
     if args.selftest:
-        from core.selftest import run_selftest
+        from core.cli import main as cli_main
 
-        print(json.dumps(run_selftest()))
-        return 0
+        return cli_main(["selftest"])  # its JSON line, and an exit code that says whether it passed
     from llad_gui.app import run
 
     return run(args.home, args.category, args.source, quit_after_start=args.quit_after_start)

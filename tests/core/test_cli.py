@@ -146,3 +146,4 @@ def test_selftest_trains_inspects_and_runs_the_inference_graphs(capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["ok"] is True and result["inference_graphs"] is True
     assert result["good"]["verdict"] in ("OK", "UNCERTAIN", "NG") and result["good"]["ms"] > 0
+    assert result["separates"] is True and result["defect"]["score"] > result["good"]["score"]

@@ -4,6 +4,7 @@ that stops delivering, corrupt images, snapshots and the first-start guide."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -293,6 +294,14 @@ def test_entry_point_forwards_cli_subcommands(gui_home, capsys):
     assert main(["categories"]) == 0
     assert "tiles" in capsys.readouterr().out
     assert os.environ["LLAD_HOME"] == str(gui_home)
+
+
+def test_entry_points_selftest_reports_json_and_passes(gui_home, capsys):
+    from llad_gui.__main__ import main
+
+    assert main(["--selftest"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["ok"] is True and result["separates"] is True
 
 
 def test_unreadable_source_is_reported_not_raised(qtbot, window, tmp_path):
