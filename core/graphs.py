@@ -8,12 +8,13 @@ where the graph allows it, ``torch.jit.optimize_for_inference`` keeps the activa
 between convolutions and fuses each convolution with its activation. The outputs equal the eager pass's to float
 rounding.
 
-A graph is kept per input shapes and dtypes (and per version of the weights, so a module whose weights change never
-runs a stale graph). With ``any_batch``, the batch size is left out of the shapes: a graph traced at one batch size
-runs at any other, which holds for a module that does nothing by the batch size (the encoder's trunk and the
-network: tests compare such a graph with the eager pass at another batch size). Tracing takes about a second and
-happens once per shape; a shape whose trace fails is run eagerly from then on, so a graph is only ever an
-acceleration. A graph runs a module as in eval mode: callers use it only for a module in eval mode.
+A graph is kept per input shapes and dtypes, for the current version of the weights only: when it changes, every
+graph is dropped, so a module whose weights change never runs a stale graph. With ``any_batch``, the batch size
+is left out of the shapes: a graph traced at one batch size runs at any other, which holds for a module that does
+nothing by the batch size (the encoder's trunk and the network: tests compare such a graph with the eager pass at
+another batch size). Tracing takes about a second and happens once per shape; a shape whose trace fails is run
+eagerly from then on, so a graph is only ever an acceleration. A graph runs a module as in eval mode: callers use
+it only for a module in eval mode.
 
 ``torch.jit`` is deprecated in favour of ``torch.compile``, which needs a C++ compiler at run time that a factory
 PC or the packaged application does not have; the pinned torch keeps ``torch.jit``, and its deprecation notices are
@@ -25,7 +26,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import torch
 from torch import nn
@@ -73,7 +74,7 @@ class GraphCache:
         *,
         optimize: bool = False,
         any_batch: bool = False,
-        version: Callable[[], int] | None = None,
+        version: Callable[[], Hashable] | None = None,
         max_graphs: int = 8,
     ) -> None:
         self.make_module = make_module
@@ -83,6 +84,7 @@ class GraphCache:
         self.max_graphs = max_graphs
         self._graphs: OrderedDict[tuple, torch.jit.ScriptModule] = OrderedDict()
         self._failed: set[tuple] = set()
+        self._weights = None  # the version the graphs (and failed traces) are of
         self._lock = threading.Lock()
 
     def __call__(self, *inputs):
@@ -95,8 +97,14 @@ class GraphCache:
         return None if graph is None else graph(*inputs)
 
     def graph(self, *inputs) -> torch.jit.ScriptModule | None:
-        key = (_signature(inputs, self.any_batch), self.version())
+        key, weights = _signature(inputs, self.any_batch), self.version()
         with self._lock:
+            if weights != self._weights:
+                # graphs hold the weights they were traced with: those of another version are never run again (a
+                # version may come back after two changes, as storage is reused, but not with an older graph)
+                self._graphs.clear()
+                self._failed.clear()
+                self._weights = weights
             if key in self._graphs:
                 self._graphs.move_to_end(key)
                 return self._graphs[key]

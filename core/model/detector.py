@@ -114,9 +114,7 @@ class _MapPass(nn.Module):
         self.net, self.maps, self.mode = net, maps, mode
 
     def forward(self, recon, targets_on_grid, target_feats, captured: torch.Tensor):
-        return mode_map(
-            self.net, self.maps, self.mode, list(recon), list(targets_on_grid), list(target_feats), captured
-        )
+        return mode_map(self.net, self.maps, self.mode, recon, targets_on_grid, target_feats, captured)
 
 
 class AnomalyDetector(nn.Module):

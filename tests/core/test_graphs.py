@@ -116,3 +116,24 @@ def test_a_buffer_replaced_by_a_fit_changes_the_tensors_state_where_the_version_
     assert tensors_state(module) != replaced
     module.centre = torch.ones(12)  # resized
     assert len({tensors_state(module), replaced, state}) == 3
+
+
+def test_a_version_that_comes_back_is_traced_again_not_served_an_older_graph() -> None:
+    """Storage is reused, so a state of the weights can repeat after two changes: graphs of an earlier version are
+    dropped when the version changes, never kept for its return."""
+    made = []
+    version = [0]
+
+    def make() -> nn.Module:
+        made.append(1)
+        return _Small().eval()
+
+    cache = GraphCache(make, version=lambda: version[0])
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        first = cache.graph(x)
+        assert cache.graph(x) is first and len(made) == 1
+        version[0] = 1
+        cache.graph(x)
+        version[0] = 0
+        assert cache.graph(x) is not first and len(made) == 3 and len(cache) == 1
