@@ -51,7 +51,7 @@ def _green_linear(image: np.ndarray) -> np.ndarray:
     return srgb8_to_linear(np.ascontiguousarray(channel))
 
 
-def estimate_noise(image: np.ndarray) -> float:
+def estimate_noise(image: np.ndarray, block: int = NOISE_BLOCK, percentile: float = NOISE_PERCENTILE) -> float:
     """Relative noise (std / mean in linear light) at the mean level of the RGB uint8 ``image``: see the module
     docstring. 0 for a frame with no usable pixels."""
     y = _green_linear(image)
@@ -60,16 +60,16 @@ def estimate_noise(image: np.ndarray) -> float:
     usable = ((y < SATURATED) & (level > DARKEST)).astype(np.float32)
     whitened = response * response / np.maximum(level, DARKEST) * usable
     h, w = y.shape
-    blocks = (w // NOISE_BLOCK, h // NOISE_BLOCK)
+    blocks = (w // block, h // block)
     if min(blocks) < 1:
         return 0.0
-    crop = (slice(0, blocks[1] * NOISE_BLOCK), slice(0, blocks[0] * NOISE_BLOCK))
+    crop = (slice(0, blocks[1] * block), slice(0, blocks[0] * block))
     total = cv2.resize(whitened[crop], blocks, interpolation=cv2.INTER_AREA)
     share = cv2.resize(usable[crop], blocks, interpolation=cv2.INTER_AREA)
     full = share > 0.5
     if not full.any():
         return 0.0
-    inverse_well = float(np.percentile(total[full] / share[full], NOISE_PERCENTILE))
+    inverse_well = float(np.percentile(total[full] / share[full], percentile))
     mean = float(y.mean(dtype=np.float64))
     return float(np.sqrt(max(inverse_well, 0.0) / max(mean, DARKEST)))
 
@@ -91,9 +91,11 @@ class FrameLighting:
         return {"exposure": round(self.exposure, 5), "noise": round(self.noise, 5)}
 
 
-def measure(image: np.ndarray, welllit_mean: float) -> FrameLighting:
+def measure(
+    image: np.ndarray, welllit_mean: float, block: int = NOISE_BLOCK, percentile: float = NOISE_PERCENTILE
+) -> FrameLighting:
     """Exposure and noise of the RGB uint8 ``image`` (best at the model's input size: the noise that it sees)."""
-    return FrameLighting(estimate_exposure(image, welllit_mean), estimate_noise(image))
+    return FrameLighting(estimate_exposure(image, welllit_mean), estimate_noise(image, block, percentile))
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,19 @@ class LightingRange:
     """The lighting a model was calibrated over; saved with it. A frame outside it gets CHECK with :meth:`reason`.
 
     ``margin`` widens the observed range (exposure down and up, noise up, by that factor) so the frame next to the
-    calibrated extremes is still inspected.
+    calibrated extremes is still inspected. ``noise_block`` and ``noise_percentile`` are the estimator's settings
+    the model was calibrated with (the noise-aware normalisation depends on them): :meth:`measure` uses them.
     """
 
     exposure_min: float
     exposure_max: float
     noise_max: float
+    noise_block: int = NOISE_BLOCK
+    noise_percentile: float = NOISE_PERCENTILE
+
+    def measure(self, image: np.ndarray, welllit_mean: float) -> FrameLighting:
+        """:func:`measure` with this range's estimator settings."""
+        return measure(image, welllit_mean, self.noise_block, self.noise_percentile)
 
     @classmethod
     def fit(cls, seen: list[FrameLighting], margin: float = 1.25, quantile: float = 0.0) -> LightingRange:
@@ -145,4 +154,10 @@ class LightingRange:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LightingRange:
-        return cls(float(d["exposure_min"]), float(d["exposure_max"]), float(d["noise_max"]))
+        return cls(
+            float(d["exposure_min"]),
+            float(d["exposure_max"]),
+            float(d["noise_max"]),
+            int(d["noise_block"]),
+            float(d["noise_percentile"]),
+        )

@@ -38,7 +38,8 @@ from core.paths import log_path
 from core.types import InputMode, InspectionResult, Verdict
 
 # Version 1 is the first schema (the decision only); version 2 added provenance, thresholds, timing, errors
-# and the operator override; version 3 keeps every override in a history table and adds the query indexes.
+# and the operator override; version 3 keeps every override in a history table and adds the query indexes; version 4
+# the reason a part went to a person whatever its score (lighting outside the model's calibrated range).
 MIGRATIONS: list[tuple[str, ...]] = [
     (
         """CREATE TABLE inspections (
@@ -80,6 +81,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX inspections_category_time ON inspections(category, unix_time)",
         "CREATE INDEX inspections_final_verdict ON inspections(COALESCE(override_verdict, verdict), unix_time)",
     ),
+    ("ALTER TABLE inspections ADD COLUMN reason TEXT NOT NULL DEFAULT ''",),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -104,6 +106,7 @@ COLUMNS: tuple[str, ...] = (
     "override_note",
     "override_time",
     "error",
+    "reason",
 )
 _INSERT_COLUMNS = COLUMNS[1:]
 _FINAL_VERDICT = "COALESCE(override_verdict, verdict)"
@@ -136,6 +139,7 @@ class LogRow:
     override_note: str
     override_time: str | None
     error: str
+    reason: str = ""
 
     @property
     def final_verdict(self) -> Verdict:
@@ -222,6 +226,7 @@ def _row_values(p: PendingRecord) -> tuple:
         "override_note": "",
         "override_time": None,
         "error": r.error,
+        "reason": r.reason,
     }
     return tuple(values[c] for c in _INSERT_COLUMNS)
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.lighting import FrameLighting
 
 
 class Verdict(str, Enum):
@@ -73,6 +77,14 @@ class Thresholds:
         )
 
 
+def decide(thresholds: Thresholds, score: float, reason: str = "") -> Verdict:
+    """The verdict of ``score``; UNCERTAIN (shown as CHECK) whenever there is a ``reason`` the score cannot be
+    trusted, such as lighting outside the calibrated range, so such frames go to a person instead of a flood of
+    NG."""
+    verdict = thresholds.decide(score)
+    return Verdict.UNCERTAIN if reason and verdict is not Verdict.ERROR else verdict
+
+
 @dataclass
 class Frame:
     """One image from a source. ``image`` is RGB uint8 (H, W, 3); ``partner`` is the well-lit image of the same
@@ -92,7 +104,9 @@ class InspectionResult:
 
     ``score`` and ``anomaly_map`` are normalised (1.0 = calibrated threshold, 0 ~ a typical good part);
     ``raw_score`` is the model's own number. ``illumination_map`` is the model's estimate in [0, 1] at input
-    resolution. ``timings`` are milliseconds per stage.
+    resolution. ``timings`` are milliseconds per stage. ``reason`` says why a frame the model was not calibrated
+    for (``"too dark for this model"``, ``"noisier than calibrated"``) gets UNCERTAIN (CHECK) whatever its score;
+    ``lighting`` is the frame's measured exposure and noise (:class:`core.lighting.FrameLighting`), when measured.
     """
 
     score: float
@@ -107,14 +121,16 @@ class InspectionResult:
     category: str = ""
     model_version: str = ""
     error: str = ""
+    reason: str = ""
+    lighting: FrameLighting | None = None
 
     @property
     def total_ms(self) -> float:
         return float(sum(self.timings.values()))
 
     def with_thresholds(self, thresholds: Thresholds) -> InspectionResult:
-        """Re-decide from the cached score without running the model again."""
-        return replace(self, thresholds=thresholds, verdict=thresholds.decide(self.score))
+        """Re-decide from the cached score without running the model again (a lighting ``reason`` still holds)."""
+        return replace(self, thresholds=thresholds, verdict=decide(thresholds, self.score, self.reason))
 
     def region_mask(self) -> np.ndarray:
         """Pixels above the pixel threshold (bool, input resolution)."""

@@ -353,3 +353,25 @@ def test_sigkill_mid_run_loses_no_committed_row(tmp_path: Path) -> None:
         assert set(reported) <= ids
         assert lg.count(category="crash") == len(ids) >= 150
         assert lg.record(_result()) > max(reported)
+
+
+def test_the_lighting_reason_is_logged_and_a_version_3_log_gains_its_column(tmp_path: Path) -> None:
+    """A frame the guard sent to a person keeps its reason in the log (and the CSV); a log written before the
+    column existed is migrated, its rows with no reason."""
+    db = tmp_path / "v3.sqlite"
+    with InspectionLog(db) as lg:
+        lg.record(_result(0.2))
+    with sqlite3.connect(db) as raw:  # back to schema 3: as an LLAD before the reason column left it
+        raw.execute("ALTER TABLE inspections DROP COLUMN reason")
+        raw.execute("PRAGMA user_version = 3")
+    with InspectionLog(db) as lg:
+        dark = _result(3.0, verdict=Verdict.UNCERTAIN, reason="too dark for this model")
+        new_id = lg.record(dark)
+        rows = {r.id: r for r in lg.query()}
+        assert rows[1].reason == "" and rows[new_id].reason == "too dark for this model"
+        assert rows[new_id].verdict == Verdict.UNCERTAIN
+        out = tmp_path / "log.csv"
+        lg.export_csv(out)
+    with out.open(newline="") as f:
+        exported = list(csv.DictReader(f))
+    assert [r["reason"] for r in exported if r["id"] == str(new_id)] == ["too dark for this model"]
