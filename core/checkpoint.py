@@ -9,7 +9,6 @@ clear :class:`~core.errors.RecipeError` instead of a crash.
 from __future__ import annotations
 
 import time
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 from core.backbone import BACKBONES, DEFAULT_BACKBONE
@@ -19,33 +18,10 @@ from core.fsio import file_sha256
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.types import InputMode
 
-CHECKPOINT_FORMAT = 14
-"""3 added each mode's residual whitening, 4 each mode's feature density, 5 made the density a mixture of Gaussians, 6
-added each mode's image density of channel moments, which 7 replaced with channel correlations (format 6 lived for a few
-commits of development; its models are refused), 8 each mode's region contrast, 9 each mode's foreign-region head, 10
-each mode's noise floor under the reconstruction map, 11 the head's average over mirror images of its input, 12 the
-head's input of each place's deviation from good parts at that place, 13 the low-light head's input of the local light
-level, 14 each mode's image gate on the map (a first form of it, without its weight, lived for one commit of
-development; its models are refused). An older model still loads with what it lacks unfitted (format 2: no whitening, so
-the cosine distance; formats 2 and 3: no density; formats 2 to 5: no image density, so the map's score alone; formats 2
-to 7: no region contrast in the map; formats 2 to 8: no foreign-region term in the map; formats 2 to 9: no noise floor;
-formats 9 and 10: the head on its input alone; formats 9 to 11: the head without the deviations from each place's good
-mean; formats 9 to 12: no head takes the light level; formats 2 to 13: no image gate), and a format-4 density as a
-mixture of one, so it measures anomalies the way its thresholds were calibrated."""
-_ADDED_IN = {
-    "whitening.": 3,
-    "densities.": 4,
-    "image_densities.": 7,
-    "region_contrasts.": 8,
-    "foreign_regions.": 9,
-    "floors.": 10,
-    "foreign_regions.*.views": 11,
-    "foreign_regions.*.position_": 12,
-    "foreign_regions.*.light_channels": 13,
-    "gates.": 14,
-}
-"""State-dict keys (prefixes, or :func:`fnmatch.fnmatchcase` patterns) of buffers a format added: an older file may
-lack them."""
+CHECKPOINT_FORMAT = 15
+"""The history of formats was reset at 15, when training took a randomised sensor model, calibration spread over
+sensor conditions, scores became noise-aware and the lighting range was saved: a model of any other format was
+trained and calibrated for one sensor and is refused with one message, retrain the category."""
 WEIGHTS_FILE = "weights.safetensors"
 MODEL_FILE = "model.json"
 
@@ -91,15 +67,10 @@ def read_version(folder: Path):
     fmt = meta.get("format")
     if not isinstance(fmt, int) or fmt > CHECKPOINT_FORMAT:
         raise RecipeError(f"{folder} holds a model of format {fmt!r}; this LLAD reads up to {CHECKPOINT_FORMAT}")
-    if fmt == 6:
+    if fmt != CHECKPOINT_FORMAT:
         raise RecipeError(
-            f"{folder} was saved by a development version of LLAD (model format 6), whose whole-image check this "
-            "one measures differently: retrain the category"
-        )
-    if fmt < 2:
-        raise RecipeError(
-            f"{folder} was saved by an older LLAD (model format {fmt}; this one is {CHECKPOINT_FORMAT}, which "
-            "feeds dark images differently and normalises the map per position): retrain the category"
+            f"{folder} was saved by an older LLAD (model format {fmt}; this one is {CHECKPOINT_FORMAT}, trained for "
+            "light and sensors of every kind, with a lighting guard): retrain this category"
         )
     backbone = meta.get("backbone", {})
     known = BACKBONES.get(backbone.get("name", ""))
@@ -121,7 +92,7 @@ def read_version(folder: Path):
         config = NetConfig.from_dict(meta["net_config"])
         net = LowLightAnomalyNet(config)
         missing, unexpected = net.load_state_dict(state, strict=False)
-        if unexpected or any(not _added_later(k, fmt) for k in missing):
+        if unexpected or missing:
             raise RuntimeError(f"weights do not fit the network: missing {missing}, unexpected {unexpected}")
         post = PostProcessor.from_dict(meta["calibration"])
         train_config = TrainConfig.from_dict(meta.get("train_config", {}))
@@ -132,10 +103,6 @@ def read_version(folder: Path):
         raise RecipeError(f"{folder} does not describe a model this LLAD can build: {exc}") from None
     net.eval()
     return TrainedModel(net, post, train_config, welllit_mean, meta.get("stats", {}), mode, lowlight_below)
-
-
-def _added_later(key: str, fmt: int) -> bool:
-    return any(fmt < added and fnmatchcase(key, f"{name}*") for name, added in _ADDED_IN.items())
 
 
 def weights_bytes(folder: Path) -> int:

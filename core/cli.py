@@ -208,6 +208,8 @@ def cmd_infer(args) -> int:
             "score": round(r.score, 4),
             "raw_score": r.raw_score,
             "verdict": r.verdict.value,
+            "reason": r.reason,
+            "lighting": None if r.lighting is None else r.lighting.to_dict(),
             "mode": r.mode.value,
             "thresholds": r.thresholds.to_dict(),
             "ms": round(r.total_ms, 2),

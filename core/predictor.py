@@ -3,6 +3,11 @@
 The predictor owns the device (CPU by default, CUDA when present), runs without gradients in inference mode,
 batches when given several frames, and times each stage. Thresholds are applied here, outside the network, so
 changing them re-decides cached results without running the model (:meth:`InspectionResult.with_thresholds`).
+
+Each frame's exposure and noise are measured at the model's input size (:mod:`core.lighting`, under a
+millisecond): the noise scales the raw score and map to the calibration's level
+(:meth:`~core.calibration.ModeCalibration.level_factor`), and a frame outside the lighting range the model was
+calibrated over gets UNCERTAIN (CHECK) with the reason.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import torch
 
 from core.backbone import FeatureEncoder, shared_encoder
 from core.data.io import load_image
+from core.lighting import FrameLighting
 from core.model.detector import AnomalyDetector
-from core.preprocess import mode_images, resolve_mode, view_tensors
-from core.types import Frame, InputMode, InspectionResult, Thresholds
+from core.preprocess import mode_images, resize_rgb, resolve_mode, view_tensors
+from core.types import Frame, InputMode, InspectionResult, Thresholds, decide
 
 
 def default_device() -> torch.device:
@@ -88,6 +94,13 @@ class Predictor:
                 results[i] = r
         return results
 
+    def _lighting(self, captured: np.ndarray) -> FrameLighting | None:
+        """The exposure and noise of a frame as captured, at the model's input size (``captured`` is that already,
+        :func:`core.preprocess.mode_images`); ``None`` for a model calibrated without a lighting range."""
+        if self.post.lighting is None:
+            return None
+        return self.post.lighting.measure(resize_rgb(captured, self.image_size), self.welllit_mean)
+
     def _as_frame(self, item) -> Frame:
         if isinstance(item, Frame):
             return item
@@ -98,6 +111,7 @@ class Predictor:
     def _run(self, mode: InputMode, frames: list[Frame], load_ms: float) -> list[InspectionResult]:
         t0 = time.perf_counter()
         views = [mode_images(mode, f.image, f.partner, self.image_size, self.welllit_mean) for f in frames]
+        lighting = [self._lighting(v.light) for v in views]
         inputs, targets, light = (None if t is None else t.to(self.device) for t in view_tensors(views))
         t1 = time.perf_counter()
         out = self.detector(inputs, targets, light, mode)
@@ -109,14 +123,19 @@ class Predictor:
         results = []
         for k, f in enumerate(frames):
             h, w = f.image.shape[:2]
-            amap = cv2.resize(cal.normalize_map(raw_maps[k]), (w, h), interpolation=cv2.INTER_LINEAR)
+            seen = lighting[k]
+            factor = float(cal.level_factor(None if seen is None else seen.noise))
+            amap = cv2.resize(cal.normalize_map(raw_maps[k] / factor), (w, h), interpolation=cv2.INTER_LINEAR)
             ill = cv2.resize(illum[k], (w, h), interpolation=cv2.INTER_LINEAR)
-            score = float(cal.normalize_score(float(raw_scores[k])))
+            score = float(cal.normalize_score(float(raw_scores[k]) / factor))
+            reason = "" if seen is None or self.post.lighting is None else self.post.lighting.reason(seen)
             results.append(
                 InspectionResult(
                     score=score,
                     raw_score=float(raw_scores[k]),
-                    verdict=self.thresholds.decide(score),
+                    verdict=decide(self.thresholds, score, reason),
+                    reason=reason,
+                    lighting=seen,
                     anomaly_map=amap,
                     illumination_map=ill,
                     thresholds=self.thresholds,
