@@ -10,8 +10,10 @@ Training pairs, per sample and per step, as the detector sees them at inspection
 illumination map is estimated from the dark image itself:
 
 - real pairs (a well-lit image with a low-light partner): dark image = the partner, target = the well-lit image;
-- well-lit only: dark image = :func:`~core.data.lowlight.synthesize_lowlight` of it with a random strength each
-  time (a fraction of steps keeps it unaltered so well-lit inspection works too), target = the well-lit image;
+- well-lit only: dark image = :func:`~core.data.sensor.render` of it by a random camera of the ``"train"`` family
+  each time (:func:`~core.data.sensor.sample_params`: exposure, full well, read noise, light fall-off, monochrome or
+  Bayer sensor; a fraction of steps keeps it unaltered so well-lit inspection works too), target = the well-lit
+  image;
 - low-light only: the enhancement of the low-light image is input and target at once.
 
 Augmentation: horizontal and vertical flips. Everything is seeded.
@@ -33,6 +35,13 @@ brighter or darker (:func:`core.data.defects.region_refinish`), train the mode's
 mode's image gate (:class:`~core.model.image_gate.ImageGate`), and the held-out images and synthetic defects,
 their maps gated, set the thresholds (:func:`core.calibration.calibrate_mode`). Every stage checks for Cancel as
 it goes.
+
+Calibration spans the sensor range: every dark view of a well-lit image is rendered by its own random camera of the
+training family, its exposure within the range the mode is used for (a low-light mode under automatic mode's
+cut-off, well-lit above it: a bright frame from a noisy camera, for ``welllit_noisy`` of the well-lit views), and
+each held-out good view is seen ``calibration_views`` times, by different cameras. Each view's lighting is measured
+(:mod:`core.lighting`): the scores' rise with the noise is fitted and divided out, and the range of the views is
+saved as the lighting guard's.
 """
 
 from __future__ import annotations
@@ -61,8 +70,10 @@ from core.data.defects import (
     synthetic_defect,
 )
 from core.data.io import ImageLoadError, load_image
-from core.data.lowlight import change_exposure, enhance_lowlight, synthesize_lowlight
+from core.data.lowlight import change_exposure, enhance_lowlight
+from core.data.sensor import TRAIN_RANGES, render, sample_params
 from core.errors import DatasetError, TrainingCancelled
+from core.lighting import LightingRange, measure
 from core.model.decoder import align_to_grid
 from core.model.density import held_out_split, spread
 from core.model.detector import AnomalyDetector
@@ -103,7 +114,6 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    strength_range: tuple[float, float] = (0.3, 1.0)
     welllit_fraction: float = 0.15
     holdout_fraction: float = 0.1
     baseline_images: int = 128
@@ -111,7 +121,9 @@ class TrainConfig:
     image_density_images: int = 1000
     swap_images: int = 1200
     refinish_images: int = 1200
-    calibration_strength: float = 0.7
+    calibration_views: int = 4
+    welllit_noisy: float = 0.5
+    lighting_margin: float = 1.25
     false_reject_rate: float = 0.01
     seed: int = 0
     threads: int | None = None
@@ -119,16 +131,12 @@ class TrainConfig:
     preset: str = "default"
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["strength_range"] = list(self.strength_range)
-        return d
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known.setdefault("refinish_images", 0)  # saved before re-finished composites existed: trained without them
-        if "strength_range" in known:
-            known["strength_range"] = tuple(known["strength_range"])
         return cls(**known)
 
 
@@ -261,7 +269,7 @@ def _training_pair(item: _Item, cfg: TrainConfig, rng: np.random.Generator, well
         well = _flip(item.welllit, flips)
         if rng.random() < cfg.welllit_fraction:
             return well, well, flips, True
-        dark, _ = synthesize_lowlight(well, rng.uniform(*cfg.strength_range), rng)
+        dark = render(well, sample_params(rng, "train"), rng)
     seen = mode_images(InputMode.LOWLIGHT, dark, None, cfg.image_size, welllit_mean)
     return seen.input, seen.light, flips, False
 
@@ -436,6 +444,10 @@ def fit(
     if any(it.lowlight is not None for it in holdout) and not lowlight_only:
         modes.append(InputMode.PAIRED)
     cal_rng = np.random.default_rng(cfg.seed + 1)
+    # automatic mode's cut-off relative to the well-lit mean: low-light views are rendered darker, well-lit brighter
+    cutoff = (lowlight_cutoff([welllit_mean]) if lowlight_below is None else lowlight_below) / welllit_mean
+    views_each = max(1, cfg.calibration_views)
+    seen_light = []
     defects = []
     for i in range(calibration_defects if holdout else 0):
         src = holdout[i % len(holdout)]
@@ -446,7 +458,7 @@ def fit(
     density_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[:n_density]]
     for mode in modes:
         _check_cancel(cancel)
-        base_views = [_calibration_view(it, mode, cfg, cal_rng) for it in base_items]
+        base_views = [_calibration_view(it, mode, cfg, cal_rng, cutoff) for it in base_items]
         residuals = _calibration_residuals(detector, _checked(base_views, cancel), mode, cfg, welllit_mean)
         whitening, baseline, density = (net.whitening[mode.value], net.baselines[mode.value], net.densities[mode.value])
         if mode in WHITENED_MODES:
@@ -454,19 +466,33 @@ def fit(
         discrepancy = whitening(residuals)
         del residuals
         baseline.fit(discrepancy)
-        density_views = _checked((_calibration_view(it, mode, cfg, cal_rng) for it in density_items), cancel)
+        density_views = _checked((_calibration_view(it, mode, cfg, cal_rng, cutoff) for it in density_items), cancel)
         local, whole, (fine, coarse, levels) = _density_descriptors(detector, density_views, mode, cfg, welllit_mean)
         density.fit(local, baseline(discrepancy).mean(1, keepdim=True), seed=cfg.seed)
         del local, discrepancy
-        good = [_calibration_view(it, mode, cfg, cal_rng) for it in holdout]
-        bad = [(_as_lowlight(img, mode, cfg, cal_rng), img if mode == InputMode.PAIRED else None) for img, _ in defects]
+        good = [
+            _calibration_view(it, mode, cfg, cal_rng, cutoff)
+            for it in holdout
+            for _ in range(
+                views_each if it.welllit is not None and (it.lowlight is None or mode == InputMode.WELLLIT) else 1
+            )
+        ]
+        bad = [
+            (_as_lowlight(img, mode, cfg, cal_rng, cutoff), img if mode == InputMode.PAIRED else None)
+            for img, _ in defects
+        ]
+        good_light = [measure(resize_rgb(img, cfg.image_size), welllit_mean) for img, _ in good]
+        bad_light = [measure(resize_rgb(img, cfg.image_size), welllit_mean) for img, _ in bad]
+        seen_light += good_light
         # the map's, before the terms fitted below
         map_scores, map_pixels = _score_views(detector, _checked(good, cancel), mode, cfg, welllit_mean)
         map_spread = spread(torch.from_numpy(map_pixels))
         net.floors[mode.value].fit(torch.from_numpy(map_pixels))
         net.region_contrasts[mode.value].fit(coarse, map_spread, seed=cfg.seed)
         if ImageDensity.weight_for(len(whole)) > 0:  # else it would not count: left unfitted, saved empty
-            exposed = _exposure_summaries(detector, density_items[: len(whole)], mode, cfg, welllit_mean, cancel)
+            exposed = _exposure_summaries(
+                detector, density_items[: len(whole)], mode, cfg, welllit_mean, cutoff, cancel
+            )
             net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), cfg.seed, exposed)
         del whole, map_pixels
         if cfg.swap_images + cfg.refinish_images > 0 and len(coarse) >= ForeignRegion.min_images:
@@ -474,7 +500,7 @@ def fit(
             yield TrainEvent("calibrate", modes.index(mode), len(modes), message=message)
             items_seen = density_items[: len(coarse)]
             features = (fine, coarse, levels)
-            _fit_foreign_region(detector, items_seen, features, mode, cfg, welllit_mean, map_spread, cancel)
+            _fit_foreign_region(detector, items_seen, features, mode, cfg, welllit_mean, map_spread, cutoff, cancel)
         del fine, coarse, levels
         g_scores, g_maps = _score_views(detector, _checked(good, cancel), mode, cfg, welllit_mean)
         d_scores, d_maps = (
@@ -485,9 +511,19 @@ def fit(
         g_maps = _gated(gate, g_maps, g_scores)
         d_maps = None if d_maps is None else _gated(gate, d_maps, d_scores)
         masks = np.stack([m for _, m in defects]) if defects else None
-        post.modes[mode.value] = calibrate_mode(g_scores, g_maps, d_scores, d_maps, masks, cfg.false_reject_rate)
+        post.modes[mode.value] = calibrate_mode(
+            g_scores,
+            g_maps,
+            d_scores,
+            d_maps,
+            masks,
+            cfg.false_reject_rate,
+            np.array([v.noise for v in good_light]),
+            np.array([v.noise for v in bad_light]) if bad else None,
+        )
         yield TrainEvent("calibrate", modes.index(mode) + 1, len(modes), message=f"calibrated {mode.label}")
 
+    post.lighting = LightingRange.fit(seen_light, cfg.lighting_margin)
     cal = post.modes[modes[0].value]
     detected = float(np.mean(np.asarray(cal.defect_scores) >= cal.threshold)) if cal.defect_scores else None
     stats = {
@@ -503,6 +539,8 @@ def fit(
         "density_components": {m.value: net.densities[m.value].components for m in modes},
         "image_density_weight": {m.value: round(net.image_densities[m.value].weight, 3) for m in modes},
         "image_density_needs": list(image_density_needs(cfg)),
+        "calibration_views": {m.value: len(post.modes[m.value].good_scores) for m in modes},
+        "noise_slope": {m.value: round(post.modes[m.value].noise_slope, 3) for m in modes},
         "lowlight_only": lowlight_only,
         "paired": any(it.lowlight is not None and it.welllit is not None for it in items),
     }
@@ -512,22 +550,32 @@ def fit(
     return model
 
 
-def _as_lowlight(image: np.ndarray, mode: InputMode, cfg: TrainConfig, rng: np.random.Generator):
+def _as_lowlight(image: np.ndarray, mode: InputMode, cfg: TrainConfig, rng: np.random.Generator, cutoff: float):
+    """The well-lit ``image`` as a random camera of the training family captures it for ``mode``: in a dark-input
+    mode at an exposure under ``cutoff`` (automatic mode's, relative to the well-lit mean), log-uniform down to the
+    family's least; in well-lit mode unchanged, or for ``cfg.welllit_noisy`` of the views taken by such a camera at
+    an exposure from ``cutoff`` to 1."""
+    darkest = TRAIN_RANGES["exposure"][0]
     if mode == InputMode.WELLLIT:
-        return image
-    return synthesize_lowlight(image, cfg.calibration_strength, rng)[0]
+        if rng.random() >= cfg.welllit_noisy:
+            return image
+        low, high = min(max(cutoff, darkest), 1.0), 1.0
+    else:
+        low, high = darkest, min(max(cutoff, darkest), 1.0)
+    exposure = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    return render(image, replace(sample_params(rng, "train"), exposure=exposure), rng)
 
 
-def _calibration_view(item: _Item, mode: InputMode, cfg: TrainConfig, rng: np.random.Generator):
-    """(image, partner) for one held-out item in ``mode``."""
+def _calibration_view(item: _Item, mode: InputMode, cfg: TrainConfig, rng: np.random.Generator, cutoff: float):
+    """(image, partner) for one held-out item in ``mode`` (:func:`_as_lowlight` renders a well-lit image)."""
     if item.welllit is None:
         return item.lowlight, None
     if mode == InputMode.PAIRED:
-        low = item.lowlight if item.lowlight is not None else _as_lowlight(item.welllit, mode, cfg, rng)
+        low = item.lowlight if item.lowlight is not None else _as_lowlight(item.welllit, mode, cfg, rng, cutoff)
         return low, item.welllit
     if mode == InputMode.LOWLIGHT and item.lowlight is not None:
         return item.lowlight, None
-    return _as_lowlight(item.welllit, mode, cfg, rng), None
+    return _as_lowlight(item.welllit, mode, cfg, rng, cutoff), None
 
 
 def _view_batches(views, mode: InputMode, cfg: TrainConfig, welllit_mean: float, size: int = 8):
@@ -583,7 +631,13 @@ def _density_descriptors(detector: AnomalyDetector, views, mode: InputMode, cfg:
 
 @torch.inference_mode()
 def _exposure_summaries(
-    detector: AnomalyDetector, items, mode: InputMode, cfg: TrainConfig, welllit_mean: float, cancel=None
+    detector: AnomalyDetector,
+    items,
+    mode: InputMode,
+    cfg: TrainConfig,
+    welllit_mean: float,
+    cutoff: float,
+    cancel=None,
 ):
     """Per gain of :attr:`ImageDensity.exposure_gains`, the image density's summaries (N, D) of ``items`` as taken
     with that exposure (their own random stream: the other views stay as they were)."""
@@ -592,7 +646,7 @@ def _exposure_summaries(
     out = []
     for gain in ImageDensity.exposure_gains:
         exposed = (_with_exposure(it, gain) for it in _checked(items, cancel))
-        views = (_calibration_view(it, mode, cfg, rng) for it in exposed)
+        views = (_calibration_view(it, mode, cfg, rng, cutoff) for it in exposed)
         batches = _view_batches(views, mode, cfg, welllit_mean)
         out.append(torch.cat([image_density.summaries(detector.target_features(*b)) for b in batches]))
     return out
@@ -606,6 +660,7 @@ def _fit_foreign_region(
     cfg: TrainConfig,
     welllit_mean: float,
     map_spread: float,
+    cutoff: float,
     cancel,
 ) -> None:
     """Fit ``mode``'s :class:`~core.model.foreign_region.ForeignRegion` on ``items`` (whose two coarsest target
@@ -635,7 +690,7 @@ def _fit_foreign_region(
             else:
                 item, mask = _refinished_item(donors[int(rng.integers(len(donors)))], rng)
             masks.append(cv2.resize(mask, grid[::-1], interpolation=cv2.INTER_AREA))
-            yield _calibration_view(item, mode, cfg, rng)
+            yield _calibration_view(item, mode, cfg, rng, cutoff)
 
     swapped = torch.empty(cfg.swap_images + cfg.refinish_images, *good.shape[1:], dtype=torch.float16)
     done = 0

@@ -68,7 +68,8 @@ def test_trained_model_records_what_a_version_needs(trained):
     assert set(trained.stats["image_density_weight"]) == set(trained.post.modes)
     for cal in trained.post.modes.values():
         assert cal.threshold > cal.center and cal.pixel_threshold > cal.pixel_center
-        assert len(cal.good_scores) == trained.stats["holdout_images"]
+    for mode, cal in trained.post.modes.items():  # each held-out good image seen by several random cameras
+        assert len(cal.good_scores) == trained.stats["calibration_views"][mode] == 4 * trained.stats["holdout_images"]
     assert trained.stats["train_images"] + trained.stats["holdout_images"] == 20
     assert 0.0 < trained.welllit_mean < 1.0
     # the first 20 tiles are evenly lit (0.64 -- 1.6 times their mean): auto mode's cut-off is half the mean
