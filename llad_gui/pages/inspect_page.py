@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGroupBox, QSplitter, QStackedWidget, QVBoxLayout,
 from core.data.io import is_image_file
 from core.imagestore import save_snapshot
 from core.sources import SourceStatus, StatusKind
-from core.types import InspectionResult, Thresholds, Verdict
+from core.types import InspectionResult, Thresholds, Verdict, decide
 from llad_gui.pages.inspect_run import InspectionRun
 from llad_gui.widgets.first_start import FirstStartGuide
 from llad_gui.widgets.recent_results import HistoryEntry, RecentResults
@@ -273,7 +273,7 @@ class InspectPage(QWidget):
         frame = result.frame
         ref = frame.ref if frame is not None and frame.ref else (frame.source if frame is not None else "")
         when = frame.timestamp if frame is not None else time.time()
-        entry = HistoryEntry(self._key, when, ref, result.score, result.verdict, result.error)
+        entry = HistoryEntry(self._key, when, ref, result.score, result.verdict, result.error, result.reason)
         self.history.append(entry)
         self.full[self._key] = result
         while len(self.full) > KEEP_FULL:
@@ -306,7 +306,7 @@ class InspectPage(QWidget):
 
     def _update_trend(self) -> None:
         t = self.state.thresholds
-        verdicts = [e.verdict if e.verdict is Verdict.ERROR else t.decide(e.score) for e in self.history]
+        verdicts = [e.verdict if e.verdict is Verdict.ERROR else decide(t, e.score, e.reason) for e in self.history]
         self.trend.set_history([e.score for e in self.history], verdicts)
 
     # ---- thresholds ---------------------------------------------------------------------------------

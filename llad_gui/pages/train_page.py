@@ -411,6 +411,11 @@ class TrainPage(QWidget):
             f"good images; final loss {s.get('final_loss', float('nan')):.3f}; "
             f"{rate_text} of synthetic defects caught at the calibrated threshold.<br>"
             + (f"{check}<br>" if (check := whole_part_check_text(s)) else "")
+            + (
+                f"Calibrated for {trained.post.lighting.describe()}; frames outside that go to CHECK.<br>"
+                if trained.post.lighting
+                else ""
+            )
             + "Activate it to inspect with it; any earlier version can be reactivated below."
         )
         self.activate_new_button.setText(f"Activate {version}")

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from core.types import Thresholds, Verdict
+from core.types import Thresholds, Verdict, decide
 
 ROW_COLOURS = {
     Verdict.OK: "#e8f5e9",
@@ -32,6 +32,7 @@ class HistoryEntry:
     score: float
     verdict: Verdict
     error: str = ""
+    reason: str = ""  # why it is CHECK whatever its score (lighting outside the model's range)
 
 
 class RecentResults(QTableWidget):
@@ -60,13 +61,14 @@ class RecentResults(QTableWidget):
     def add(self, entry: HistoryEntry) -> None:
         self.insertRow(0)
         score = f"{entry.score:.2f}" if math.isfinite(entry.score) else "–"
-        cells = (time.strftime("%H:%M:%S", time.localtime(entry.when)), Path(entry.ref).name, score, "", entry.error)
+        note = entry.error or entry.reason
+        cells = (time.strftime("%H:%M:%S", time.localtime(entry.when)), Path(entry.ref).name, score, "", note)
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
             if col == 1:
                 item.setToolTip(entry.ref)
             if col == 4:
-                item.setToolTip(entry.error)
+                item.setToolTip(note)
             self.setItem(0, col, item)
         self.item(0, 0).setData(Qt.ItemDataRole.UserRole, entry.key)
         self._paint(0, entry.verdict)
@@ -84,7 +86,7 @@ class RecentResults(QTableWidget):
         for row in range(self.rowCount()):
             entry = entries.get(self._key(row))
             if entry is not None and entry.verdict is not Verdict.ERROR:
-                self._paint(row, thresholds.decide(entry.score))
+                self._paint(row, decide(thresholds, entry.score, entry.reason))
 
     def verdicts(self) -> list[str]:
         """Verdict texts from the top row down (for tests and the status line)."""

@@ -81,7 +81,9 @@ class VerdictPanel(QWidget):
             self.score.setText("score –")
         where = Path(result.frame.ref).name if result.frame is not None and result.frame.ref else ""
         lit = f"inspected as {result.mode.label}" if result.verdict is not Verdict.ERROR else ""
-        self.detail.setText(result.error or " · ".join(t for t in (where, lit) if t))
+        # a lighting reason (the frame is outside what the model was calibrated for) comes first: it is the CHECK's
+        reason = f"CHECK: {result.reason}" if result.reason else ""
+        self.detail.setText(result.error or " · ".join(t for t in (reason, where, lit) if t))
 
     def count(self, verdict: Verdict) -> None:
         self.totals["inspected"] += 1

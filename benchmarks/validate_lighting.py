@@ -1,0 +1,146 @@
+"""Validation of the model under light and sensors: the harness its design choices and constants are chosen on.
+
+It uses **validation data only**, never a test split: per data set, part of ``train/good`` trains a model (the fast
+preset by default) and other images of ``train/good``, held out, are inspected with synthetic defects made from
+them (:func:`core.data.defects.synthetic_defect`). Each held-out image and its defective copy are inspected
+
+- ``well-lit``: as they are;
+- ``train family``: as a random camera of the family training draws from captures them
+  (:func:`core.data.sensor.sample_params` ``"train"``), the same camera for the good image and its copy;
+- ``held-out family``: the same with cameras training never sees (``"held_out"``: other fall-off shapes, gamma,
+  JPEG, defocus, fixed-pattern noise);
+
+and the report gives, per set and condition, the image AUROC (good against defective copy), the false-reject rate
+at the calibrated threshold (good parts scored at or above 1.0, the NG threshold, whatever the guard says) and the
+share of good parts the lighting guard sent to CHECK (absent before the guard existed).
+
+    PYTHONPATH=. python benchmarks/validate_lighting.py --data ../shared/datasets --train 100 --holdout 40 \\
+        --out /tmp/validate.json
+
+Each set trains in the same process, one after the other; ``--sets`` picks some. The model code it runs is the
+checkout's: run the harness from two checkouts to compare a change with what came before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SETS = ("mtd", "bottle", "bsdata", "ksdd")
+CONDITIONS = ("well-lit", "train family", "held-out family")
+
+
+def _split(root: Path, n_train: int, n_holdout: int, seed: int):
+    """(training samples, held-out good paths) from ``root/train/good``, disjoint, shuffled by ``seed``."""
+    from core.data.datasets import read_mvtec
+
+    good = read_mvtec(root).train
+    order = np.random.default_rng(seed).permutation(len(good))
+    train = [good[i] for i in order[:n_train]]
+    held = [good[i].path for i in order[n_train : n_train + n_holdout]]
+    return train, held
+
+
+def _views(held: list[Path], size: int, seed: int):
+    """Per condition, (good images, defective images) of the held-out paths, each pair taken by one camera."""
+    from core.data.defects import synthetic_defect
+    from core.data.io import load_image
+    from core.data.sensor import render, sample_params
+    from core.preprocess import resize_rgb
+
+    rng = np.random.default_rng(seed)
+    good = [resize_rgb(load_image(p), size) for p in held]
+    bad = [synthetic_defect(g, rng)[0] for g in good]
+    out = {"well-lit": (good, bad)}
+    for condition, family in (("train family", "train"), ("held-out family", "held_out")):
+        goods, bads = [], []
+        for k, (g, b) in enumerate(zip(good, bad)):
+            params = sample_params(rng, family)
+            goods.append(render(g, params, seed * 1000 + k))
+            bads.append(render(b, params, seed * 1000 + k + 500))
+        out[condition] = (goods, bads)
+    return out
+
+
+def _measure(predictor, goods, bads) -> dict:
+    from core.metrics import auroc
+
+    g = [predictor.predict(img) for img in goods]
+    b = [predictor.predict(img) for img in bads]
+    scores = np.array([r.score for r in g + b], np.float64)
+    labels = np.r_[np.zeros(len(g), bool), np.ones(len(b), bool)]
+    return {
+        "image_auroc": round(float(auroc(scores, labels)), 4),
+        "false_reject_rate": round(float(np.mean([r.score >= 1.0 for r in g])), 4),
+        "defects_found": round(float(np.mean([r.score >= 1.0 for r in b])), 4),
+        "check_rate_good": round(float(np.mean([bool(getattr(r, "reason", "")) for r in g])), 4),
+        "check_rate_defect": round(float(np.mean([bool(getattr(r, "reason", "")) for r in b])), 4),
+        "ms_per_image": round(float(np.mean([r.total_ms for r in g + b])), 1),
+    }
+
+
+def validate_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed: int, **overrides) -> dict:
+    from core.predictor import Predictor
+    from core.training import preset, run_fit
+
+    train, held = _split(root, n_train, n_holdout, seed)
+    t0 = time.perf_counter()
+    model = run_fit(train, preset(preset_name, seed=seed, threads=2, **overrides))
+    train_s = time.perf_counter() - t0
+    predictor = Predictor(model, device="cpu")
+    views = _views(held, model.config.image_size, seed)
+    result = {"train_images": len(train), "held_out": len(held), "train_seconds": round(train_s, 1)}
+    for condition in CONDITIONS:
+        result[condition] = _measure(predictor, *views[condition])
+        print(f"  {root.name:7s} {condition:16s} {result[condition]}", file=sys.stderr, flush=True)
+    return result
+
+
+def table(results: dict) -> str:
+    """A markdown table: one row per set and condition."""
+    lines = [
+        "| set | condition | image AUROC | false rejects at threshold | defects found | good sent to CHECK |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        for c in CONDITIONS:
+            m = r[c]
+            lines.append(
+                f"| {name} | {c} | {m['image_auroc']:.3f} | {100 * m['false_reject_rate']:.1f} % | "
+                f"{100 * m['defects_found']:.1f} % | {100 * m['check_rate_good']:.1f} % |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=Path("../shared/datasets"), help="folder holding the four sets")
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    p.add_argument("--train", type=int, default=100, help="good images to train on, per set")
+    p.add_argument("--holdout", type=int, default=40, help="other good images to validate on, per set")
+    p.add_argument("--preset", default="fast")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--steps", type=int, help="training steps, to cut the time on a busy machine (default: the preset's)"
+    )
+    p.add_argument("--composites", type=int, help="swapped-in and re-finished composites each (default: the preset's)")
+    p.add_argument("--out", type=Path, required=True, help="JSON file to write (write it outside the repository)")
+    args = p.parse_args(argv)
+    overrides = {} if args.steps is None else {"steps": args.steps}
+    if args.composites is not None:
+        overrides |= {"swap_images": args.composites, "refinish_images": args.composites}
+    results = {}
+    for name in args.sets:
+        results[name] = validate_set(args.data / name, args.train, args.holdout, args.preset, args.seed, **overrides)
+        args.out.write_text(json.dumps(results, indent=1))
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
