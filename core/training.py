@@ -124,6 +124,10 @@ class TrainConfig:
     calibration_views: int = 4
     welllit_noisy: float = 0.5
     lighting_margin: float = 1.25
+    #: the guard's range is the calibration views' from this quantile to 1 - it (widened by the margin): the training
+    #: family's noisiest corner (full well 300 e- at 1/32 exposure, read noise 12 e-) is at signal-to-noise 1, where the
+    #: noise estimate saturates (about 1.3), so the extremes would leave no frame "noisier than calibrated"
+    lighting_quantile: float = 0.05
     false_reject_rate: float = 0.01
     seed: int = 0
     threads: int | None = None
@@ -523,7 +527,10 @@ def fit(
         )
         yield TrainEvent("calibrate", modes.index(mode) + 1, len(modes), message=f"calibrated {mode.label}")
 
-    post.lighting = LightingRange.fit(seen_light, cfg.lighting_margin)
+    post.lighting = LightingRange.fit(seen_light, cfg.lighting_margin, cfg.lighting_quantile)
+    if not lowlight_only:  # every training image's exposure was seen well-lit, not only the held-out ones'
+        brightest = max(exposures) / welllit_mean * cfg.lighting_margin
+        post.lighting = replace(post.lighting, exposure_max=max(post.lighting.exposure_max, brightest))
     cal = post.modes[modes[0].value]
     detected = float(np.mean(np.asarray(cal.defect_scores) >= cal.threshold)) if cal.defect_scores else None
     stats = {

@@ -80,14 +80,15 @@ def test_exposure_is_relative_to_the_welllit_mean():
 
 
 def test_the_estimates_cost_under_a_millisecond():
+    """CPU time, not wall time: the machine's other work does not count."""
     image = synthesize_lowlight(_textured_part(1), 0.6, 1)[0]
     measure(image, 0.2)
-    t0 = time.perf_counter()
-    for _ in range(50):
+    t0 = time.process_time()
+    for _ in range(100):
         measure(image, 0.2)
-    per_frame = (time.perf_counter() - t0) / 50
-    # 0.8 ms on the project's machine; generous for a machine shared with other work
-    assert per_frame < 3e-3
+    per_frame = (time.process_time() - t0) / 100
+    # 0.8 ms of wall time on an idle project machine; CPU time over all threads, so some slack
+    assert per_frame < 2e-3, per_frame
 
 
 def test_range_fits_the_calibration_views_and_names_the_reason():

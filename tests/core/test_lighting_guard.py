@@ -16,21 +16,20 @@ from core.data.sensor import SensorParams, render
 from core.lighting import TOO_DARK, TOO_NOISY
 from core.log import InspectionLog
 from core.predictor import Predictor
-from core.preprocess import mean_linear
+from core.preprocess import mean_linear, resize_rgb
 from core.types import Thresholds, Verdict
 
 
 def _frames(trained, mtd) -> dict[str, np.ndarray]:
-    """A good tile as it is, far darker than calibrated, and at a calibrated exposure from a far noisier sensor."""
+    """A good tile as it is, far darker than calibrated, and from a far noisier camera (30 e- full well, at the
+    model's input size: a signal-to-noise ratio under 1) whose frame still reads at a calibrated exposure."""
     tile = load_image(mtd.train[0].path)
-    middle = float(np.sqrt(trained.post.lighting.exposure_min * trained.post.lighting.exposure_max))
-    gain = middle * trained.welllit_mean / mean_linear(tile)
+    darkest = trained.post.lighting.exposure_min * trained.welllit_mean / mean_linear(tile)
+    small = resize_rgb(tile, trained.config.image_size)
     return {
         "well": tile,
-        "dark": change_exposure(
-            tile, 0.05 * trained.post.lighting.exposure_min * trained.welllit_mean / mean_linear(tile)
-        ),
-        "noisy": render(tile, SensorParams(exposure=min(gain, 1.0), full_well=8.0, read_noise=3.0), 0),
+        "dark": change_exposure(tile, 0.05 * darkest),
+        "noisy": render(small, SensorParams(exposure=0.05, full_well=30.0, read_noise=1.0), 0),
     }
 
 
