@@ -88,9 +88,13 @@ class LineIOPage(QWidget):
                 self.table.setItem(row, col, QTableWidgetItem(""))
 
         self.settings_box = QGroupBox("Settings")
-        self.form = QFormLayout(self.settings_box)
+        box_layout = QVBoxLayout(self.settings_box)
+        self.form = QFormLayout()
+        box_layout.addLayout(self.form)
         self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Save these settings for the category (running links restart with them)")
         self.apply_button.clicked.connect(self.apply_settings)
+        box_layout.addWidget(self.apply_button, 0, Qt.AlignmentFlag.AlignRight)
         self.trigger_source = QLineEdit()
         self.trigger_source.setPlaceholderText("folder of images a trigger inspects in turn (optional)")
         station = QGroupBox("Station")
@@ -147,7 +151,6 @@ class LineIOPage(QWidget):
                     editor.setEchoMode(QLineEdit.EchoMode.Password)
             self._editors[f.name] = editor
             self.form.addRow(f.name.replace("_", " "), editor)
-        self.form.addRow(self.apply_button)
 
     def _edited_config(self):
         config = copy.deepcopy(self.controller.config)
@@ -189,9 +192,11 @@ class LineIOPage(QWidget):
         self.status.setText("running" if running else "stopped")
         if not running:
             self._reload()
-            for row in range(len(LINKS)):
+            for row, name in enumerate(LINKS):
                 for col in range(2, len(COLUMNS)):
                     self.table.item(row, col).setText("")
+                if self.controller.config.link(name).enabled:
+                    self.table.item(row, COLUMNS.index("State")).setText("off")
 
     def _failed(self, message: str) -> None:
         self.start_button.setEnabled(True)

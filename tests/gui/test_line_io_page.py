@@ -29,8 +29,11 @@ def page(qtbot, gui_home):
     from llad_gui.state import AppState
 
     state = AppState(gui_home)
+    errors = []
+    state.modelError.connect(errors.append)
     state.set_category("tiles")
-    qtbot.waitUntil(lambda: state.predictor is not None, timeout=MODEL_TIMEOUT)
+    qtbot.waitUntil(lambda: state.predictor is not None or bool(errors), timeout=3 * MODEL_TIMEOUT)  # a loaded machine
+    assert not errors
     page = LineIOPage(state)
     qtbot.addWidget(page)
     page.show()
@@ -80,7 +83,7 @@ def test_switch_start_trigger_and_stop(qtbot, page, gui_home, mtd_root):
 
     with qtbot.waitSignal(page.controller.runningChanged, timeout=30_000):
         page.start_button.click()
-    assert page.start_button.text() == "Start line links" and cell(page, "modbus", "State") == ""
+    assert page.start_button.text() == "Start line links" and cell(page, "modbus", "State") == "off"
     with socket.socket() as s:  # the port is free again
         s.bind(("127.0.0.1", port))
 
