@@ -179,7 +179,8 @@ class LineHub:
             self.loop.call_soon_threadsafe(self._stopped.set)
         self._thread.join(timeout)
         self._thread = None
-        self._executor.shutdown(wait=True)
+        # an inspection still waiting for its camera finishes on its own; closing must not wait for the part
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> LineHub:
         self.start()
