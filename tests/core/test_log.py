@@ -355,15 +355,15 @@ def test_sigkill_mid_run_loses_no_committed_row(tmp_path: Path) -> None:
         assert lg.record(_result()) > max(reported)
 
 
-def test_the_lighting_reason_is_logged_and_a_version_3_log_gains_its_column(tmp_path: Path) -> None:
+def test_the_lighting_reason_is_logged_and_an_older_log_gains_its_column(tmp_path: Path) -> None:
     """A frame the guard sent to a person keeps its reason in the log (and the CSV); a log written before the
     column existed is migrated, its rows with no reason."""
-    db = tmp_path / "v3.sqlite"
+    db = tmp_path / "older.sqlite"
     with InspectionLog(db) as lg:
         lg.record(_result(0.2))
-    with sqlite3.connect(db) as raw:  # back to schema 3: as an LLAD before the reason column left it
+    with sqlite3.connect(db) as raw:  # back to the schema before: as an LLAD before the reason column left it
         raw.execute("ALTER TABLE inspections DROP COLUMN reason")
-        raw.execute("PRAGMA user_version = 3")
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
     with InspectionLog(db) as lg:
         dark = _result(3.0, verdict=Verdict.UNCERTAIN, reason="too dark for this model")
         new_id = lg.record(dark)
