@@ -279,7 +279,7 @@ class InspectPage(QWidget):
         while len(self.full) > KEEP_FULL:
             self.full.popitem(last=False)
         self.show_result(result)
-        self.verdict.count(result.verdict)
+        self.verdict.count(result.verdict, result.score)
         self.recent.add(entry)
         self._update_trend()
         if result.verdict is not Verdict.ERROR and result.mode != self._histogram_mode:
@@ -322,6 +322,7 @@ class InspectPage(QWidget):
         self.thresholds.set_thresholds(t)
         self.histogram.set_threshold(t.image, t.uncertain_band)
         self.trend.set_threshold(t.image)
+        self.verdict.redecide(t)
         if self.current is not None and self.current.verdict is not Verdict.ERROR:
             self.show_result(self.current.with_thresholds(t))
         self.recent.redecide({e.key: e for e in self.history}, t)
