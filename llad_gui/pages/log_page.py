@@ -186,7 +186,6 @@ class LogPage(QWidget):
         filters.addWidget(self.to_date)
         filters.addStretch(1)
         filters.addWidget(self.refresh_button)
-        filters.addWidget(self.export_button)
 
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -202,6 +201,7 @@ class LogPage(QWidget):
 
         bottom = QHBoxLayout()
         bottom.addWidget(self.count_label, 1)
+        bottom.addWidget(self.export_button)
         bottom.addWidget(self.wrong_button)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)

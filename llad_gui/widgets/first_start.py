@@ -48,7 +48,18 @@ class FirstStartGuide(QWidget):
         self.note = QLabel("Then come back here, pick the category in the toolbar and choose a source.")
         self.note.setObjectName("guideText")
         layout.addWidget(self.note)
+        self.notice = QLabel()
+        self.notice.setObjectName("bannerInfo")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        layout.addSpacing(12)
+        layout.addWidget(self.notice)
         self.set_progress(False, 0, False)
+
+    def show_notice(self, text: str) -> None:
+        """What to do about something the operator just tried (e.g. opening a folder with no model)."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def set_progress(self, has_category: bool, samples: int, has_model: bool) -> None:
         done = (has_category, samples >= 10, has_model)

@@ -24,6 +24,7 @@ class _SliderBox(QWidget):
         super().__init__(parent)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(1, int(SLIDER_MAX * SCALE))
+        self.slider.setMinimumWidth(60)
         self.box = QDoubleSpinBox()
         self.box.setRange(0.01, MAX_THRESHOLD)
         self.box.setSingleStep(0.05)
