@@ -13,25 +13,20 @@ even when the toolbar switched to another one; a note says so.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -44,23 +39,14 @@ from core.types import Frame
 from llad_gui.widgets.categories import CategoryPanel
 from llad_gui.widgets.gallery import SampleGallery
 from llad_gui.widgets.loss_plot import LossPlot
+from llad_gui.widgets.versions_table import VersionsTable
+from llad_gui.widgets.versions_table import duration_text as _duration
 from llad_gui.workers.tasks import run_in_pool
 from llad_gui.workers.training import TrainingWorker
 
 PRESET_CHOICES = (
     ("fast", f"Fast ({PRESETS['fast'].steps} steps, a few minutes)"),
     ("default", f"Thorough ({PRESETS['default'].steps} steps, best quality)"),
-)
-VERSION_COLUMNS = ("Version", "Status", "Created", "Samples", "Preset", "Loss", "Time", "Caught")
-VERSION_TIPS = (
-    "",
-    "The active version is the one the Inspect page uses",
-    "",
-    "Good images used: trained on + held back for calibration",
-    "Training preset",
-    "Final loss: at the end of training (lower is better; compare versions of one category only)",
-    "How long training took, calibration included",
-    "Defects caught: the share of synthetic defects drawn on held-out good images caught at the calibrated threshold",
 )
 DISABLED_PRIMARY = "QPushButton#primaryButton:disabled { background: #b0bec5; color: #eceff1; border-color: #90a4ae; }"
 STAGES = {"load": "Loading images", "train": "Training", "calibrate": "Calibrating on held-out images", "done": "Done"}
@@ -87,13 +73,6 @@ def whole_part_check_text(stats: dict) -> str:
         f"The whole-part texture check is off: it needs at least {some} good images from several batches "
         f"(this version had {have})."
     )
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "–"
-    seconds = int(round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 class TrainPage(QWidget):
@@ -207,18 +186,7 @@ class TrainPage(QWidget):
         sb.addWidget(self.activate_new_button, 0, Qt.AlignmentFlag.AlignRight)
         self.summary_box.hide()
 
-        self.versions = QTableWidget(0, len(VERSION_COLUMNS))
-        self.versions.setHorizontalHeaderLabels(VERSION_COLUMNS)
-        for c, tip in enumerate(VERSION_TIPS):
-            if tip:
-                self.versions.horizontalHeaderItem(c).setToolTip(tip)
-        self.versions.setMinimumHeight(130)
-        self.versions.verticalHeader().hide()
-        self.versions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.versions.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.versions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.versions.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.versions.horizontalHeader().setStretchLastSection(True)
+        self.versions = VersionsTable()
         self.versions.itemSelectionChanged.connect(self._version_selected)
         self.versions.itemDoubleClicked.connect(lambda _: self.activate_selected())
         self.activate_button = QPushButton("Activate selected version")
@@ -499,50 +467,13 @@ class TrainPage(QWidget):
 
     # ---- versions ------------------------------------------------------------------------------------
     def reload_versions(self) -> None:
-        recipe = self.recipe()
-        self.versions.setRowCount(0)
-        if recipe is None:
-            self._update_buttons()
-            return
-        try:
-            active = recipe.active_version
-            names = recipe.versions()
-        except LladError as exc:
-            self.status.setText(str(exc))
-            return
-        for v in reversed(names):  # newest first
-            try:
-                info = recipe.version_info(v)
-                s = info.stats
-                rate = s.get("synthetic_defect_detection_rate")
-                cells = (
-                    v,
-                    "● active" if v == active else "",
-                    info.created.replace("T", " ")[:16],
-                    str(info.sample_count),
-                    info.preset,
-                    f"{s.get('final_loss', float('nan')):.3f}",
-                    _duration(float(s.get("total_seconds", s.get("train_seconds", float("nan"))))),
-                    "–" if rate is None else f"{rate:.0%}",
-                )
-            except LladError as exc:
-                cells = (v, "damaged", str(exc), "", "", "", "", "")
-            r = self.versions.rowCount()
-            self.versions.insertRow(r)
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if v == active:
-                    f = item.font()
-                    f.setBold(True)
-                    item.setFont(f)
-                if c in (3, 5, 6, 7):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.versions.setItem(r, c, item)
+        error = self.versions.show_versions(self.recipe())
+        if error:
+            self.status.setText(error)
         self._update_buttons()
 
     def selected_version(self) -> str | None:
-        rows = self.versions.selectionModel().selectedRows()
-        return self.versions.item(rows[0].row(), 0).text() if rows else None
+        return self.versions.selected_version()
 
     def _version_selected(self) -> None:
         v = self.selected_version()
