@@ -150,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     page.view_controls.set_view_mode("illumination")
     grab(app, window, args.out / "illumination.png")
     page.view_controls.set_view_mode("overlay")
+    left = page.splitters["inspect/left"]
+    sizes = left.sizes()
+    left.setSizes([sum(sizes) - 300, 300])  # the strip under the image taller, for a readable picture of it
     grab(app, page.histogram.parentWidget(), args.out / "thresholds-histogram.png")
+    left.setSizes(sizes)
     dark_shot(app, window, images[index], tmp, args.out / "inspect-dark.png")
     window.close()
     state.close()

@@ -20,7 +20,7 @@ from core.imagestore import save_snapshot
 from core.sources import SourceStatus, StatusKind
 from core.types import InputMode, InspectionResult, Thresholds, Verdict
 from llad_gui.pages.inspect_run import InspectionRun
-from llad_gui.widgets.first_start import FirstStartGuide
+from llad_gui.widgets.first_start import FirstStartGuide, missing_model_text
 from llad_gui.widgets.recent_results import HistoryEntry, RecentResults
 from llad_gui.widgets.result_view import ResultView, ViewMode
 from llad_gui.widgets.score_histogram import ScoreHistogram
@@ -221,7 +221,7 @@ class InspectPage(QWidget):
     def open_source(self, spec: SourceSpec) -> None:
         """Open ``spec`` (replacing the running source); problems are shown, never raised. Without a model to
         judge it, the first-start guide says what to do instead."""
-        missing = self._missing_model_text(spec)
+        missing = missing_model_text(self.state.recipe(), spec.label())
         if missing:
             self.guide.show_notice(missing)
             self.stack.setCurrentWidget(self.guide)
@@ -238,21 +238,6 @@ class InspectPage(QWidget):
         self.settings.setValue("source/last", spec.to_dict())
         self.run.start(spec)
         self.sourceChanged.emit(spec.label())
-
-    def _missing_model_text(self, spec: SourceSpec) -> str:
-        recipe = self.state.recipe()
-        what = f"You opened {spec.label()}, but"
-        if recipe is None:
-            return (
-                f"{what} no category is chosen. Pick one in the toolbar's Category box, or create one on the "
-                "Train page and train it; then open the source again."
-            )
-        if recipe.active_version is None:
-            return (
-                f"{what} “{recipe.name}” has no trained model yet. Train it (or activate a version) on the Train "
-                "page; then open the source again."
-            )
-        return ""
 
     def open_files(self, paths: list[str]) -> None:
         """Inspect image files (File > Open, drag and drop); a single folder opens as a folder source."""

@@ -13,6 +13,22 @@ STEPS = (
 )
 
 
+def missing_model_text(recipe, source: str) -> str:
+    """What to do when ``source`` is opened with nothing to judge it ('' when the recipe has an active model)."""
+    what = f"You opened {source}, but"
+    if recipe is None:
+        return (
+            f"{what} no category is chosen. Pick one in the toolbar's Category box, or create one on the "
+            "Train page and train it; then open the source again."
+        )
+    if recipe.active_version is None:
+        return (
+            f"{what} “{recipe.name}” has no trained model yet. Train it (or activate a version) on the Train "
+            "page; then open the source again."
+        )
+    return ""
+
+
 class FirstStartGuide(QWidget):
     """``set_progress(has_category, samples, has_model)`` ticks the steps; ``trainRequested`` on the button."""
 

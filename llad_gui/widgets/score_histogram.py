@@ -22,7 +22,7 @@ class ScoreHistogram(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.plot = static_plot()
-        self.plot.setLabel("bottom", "score (1.0 = calibrated)")
+        self.plot.setLabel("bottom", "validation score (1.0 = calibrated)")
         self.plot.setLabel("left", "parts")
         self._mode_text = ""
         self.set_mode_text("")
@@ -58,10 +58,10 @@ class ScoreHistogram(QWidget):
         """Which calibration the scores are of, e.g. "low-light mode" (each lighting mode has its own)."""
         self._mode_text = text
         self.plot.setTitle(
-            f"Validation scores{', ' + text if text else ''}: <span style='color:#2e7d32'>■ good</span> "
-            "<span style='color:#c62828'>■ defective (synthetic)</span>",
+            f"{text or 'Validation'}: <span style='color:#2e7d32'>■ good</span> "
+            "<span style='color:#c62828'>■ synthetic defect</span>",
             color="#202124",
-            size="9pt",
+            size="8pt",
         )
 
     def mode_text(self) -> str:

@@ -85,7 +85,7 @@ class ThresholdPanel(QWidget):
         form.addRow("NG threshold", self.image)
         form.addRow("Pixel threshold", self.pixel)
         form.addRow("Uncertain band", self.band)
-        form.addRow("", self.reset)
+        form.addRow(self.reset)  # the whole row: its text is never cut on a narrow side panel
         self.image.valueChanged.connect(self._edited)
         self.pixel.valueChanged.connect(self._edited)
         self.band.valueChanged.connect(self._edited)

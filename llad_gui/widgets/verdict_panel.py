@@ -110,12 +110,14 @@ class VerdictPanel(QWidget):
         text, name = VERDICT_STYLE[result.verdict]
         self._set_style(text, name)
         if math.isfinite(result.score):
-            self.score.setText(f"score {result.score:.2f}  (NG at ≥ {result.thresholds.image:.2f})")
+            self.score.setText(f"score {result.score:.2f}")
         else:
             self.score.setText("score –")
         where = Path(result.frame.ref).name if result.frame is not None and result.frame.ref else ""
-        lit = f"inspected as {result.mode.label}" if result.verdict is not Verdict.ERROR else ""
-        lines = [result.error or " · ".join(t for t in (where, lit) if t), verdict_reason(result)]
+        judged = result.verdict is not Verdict.ERROR
+        limit = f"NG at ≥ {result.thresholds.image:.2f}" if judged else ""
+        lit = f"inspected as {result.mode.label}" if judged else ""
+        lines = [result.error or " · ".join(t for t in (limit, where, lit) if t), verdict_reason(result)]
         self.detail.setText("\n".join(t for t in lines if t))
 
     # ---- counters -----------------------------------------------------------------------------------

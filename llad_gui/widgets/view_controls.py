@@ -20,7 +20,7 @@ class ViewControls(QWidget):
         for mode, label in VIEW_LABELS.items():
             self.mode.addItem(label, mode.value)
         self.mode.setToolTip("What the image shows (View menu)")
-        for combo, chars in ((self.mode, 10),):
+        for combo, chars in ((self.mode, 15),):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(chars)
         self.overlay = QCheckBox("Heatmap")
