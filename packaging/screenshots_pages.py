@@ -4,8 +4,8 @@ main window at 1024 x 768 (the smallest panel the window is laid out for).
     python packaging/screenshots_pages.py [--out docs/screenshots] [--fast-model]
 
 Builds a temporary LLAD home: a category "tiles" with 14 MTD good images and a first version trained with
-core's "tiny" preset, then drives the pages themselves: trains a second version through the Train page (shot
-mid-run and at the end), evaluates an MTD subset (6 good, 6 defective) and logs a few inspections. With
+core's "tiny" preset, then drives the pages themselves: trains a second version with the Fast preset through the
+Train page (shot mid-run and at the end), evaluates an MTD subset (6 good, 6 defective) and logs a few inspections. With
 ``--fast-model`` the Evaluate and Log pages use a Fast-preset model of 100 images (several minutes to train)
 instead of the tiny one. Settings and data go to temporary folders; the MTD dataset is read in place.
 """
@@ -91,7 +91,6 @@ def main() -> int:
     wait(app, lambda: len(page.gallery.duplicates()) == 1)
     # the preset the page shows is the one it trains with (the versions table then names it too)
     page.preset_combo.setCurrentIndex(page.preset_combo.findData("fast"))
-    page.train_config = None if args.fast_model else preset("tiny", steps=60)
     page.fit_options = {"calibration_defects": 6}
     page.train_button.click()
     wait(app, lambda: len(page.loss_plot.losses) >= 35)
