@@ -83,7 +83,7 @@ class InspectPage(QWidget):
         below.addWidget(self.recent)
         below.addWidget(self.trend)
         below.addWidget(self.histogram)  # here, not under the verdict: the side panel fits a 768-pixel panel
-        below.setSizes([360, 220, 260])
+        below.setSizes([340, 180, 300])
         top = QWidget()
         tv = QVBoxLayout(top)
         tv.setContentsMargins(0, 0, 0, 0)

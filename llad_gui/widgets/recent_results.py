@@ -52,6 +52,10 @@ class RecentResults(QTableWidget):
         for col in range(len(self.HEADERS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        # file names can be long: a fixed, elided column keeps the verdict in sight on a narrow panel
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        self.setColumnWidth(1, 140)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.cellDoubleClicked.connect(lambda row, _c: self.entryActivated.emit(self._key(row)))
 
     def _key(self, row: int) -> int:

@@ -22,8 +22,11 @@ class ScoreHistogram(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.plot = static_plot()
-        self.plot.setLabel("bottom", "validation score (1.0 = calibrated)")
+        self.plot.setLabel("bottom", "validation score")
         self.plot.setLabel("left", "parts")
+        self.setToolTip(
+            "Scores of the model's validation images (1.0 = calibrated): green good parts, red synthetic defects"
+        )
         self._mode_text = ""
         self.set_mode_text("")
         self.plot.disableAutoRange()
@@ -58,8 +61,8 @@ class ScoreHistogram(QWidget):
         """Which calibration the scores are of, e.g. "low-light mode" (each lighting mode has its own)."""
         self._mode_text = text
         self.plot.setTitle(
-            f"{text or 'Validation'}: <span style='color:#2e7d32'>■ good</span> "
-            "<span style='color:#c62828'>■ synthetic defect</span>",
+            f"{text or 'validation'} · <span style='color:#2e7d32'>■ good</span> "
+            "<span style='color:#c62828'>■ defect</span>",
             color="#202124",
             size="8pt",
         )
