@@ -95,7 +95,7 @@ def main() -> int:
     page.train_button.click()
     wait(app, lambda: len(page.loss_plot.losses) >= 35)
     shoot(app, window, out / "train_running.png")
-    wait(app, lambda: not page.is_training())
+    wait(app, lambda: not page.is_training(), timeout=1800.0)  # the Fast preset: minutes on a busy 2-core PC
     shoot(app, window, out / "train_finished.png")
     page.activate_new()
     wait(app, lambda: state.predictor is not None and state.predictor.version == page.last_version)
