@@ -34,6 +34,8 @@ def _key_buttons(window) -> dict[str, list]:
     keys["Evaluate"] = [b for b in (getattr(evaluate, "run_button", None),) if b is not None]
     log = window.pages["Log"]
     keys["Log"] = [b for b in (getattr(log, "export_button", None), getattr(log, "wrong_button", None)) if b]
+    for title in window.pages:  # pages added later are checked for their buttons too
+        keys.setdefault(title, [])
     return keys
 
 
