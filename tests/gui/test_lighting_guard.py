@@ -28,7 +28,7 @@ def test_a_far_darker_frame_shows_check_with_its_reason(qtbot, window, tmp_path,
     qtbot.waitUntil(lambda: not page.run.is_playing)
     assert page.current.frame.ref.endswith("b_dark.png")
     assert page.verdict.verdict.text() == "CHECK"
-    assert f"CHECK: {TOO_DARK}" in page.verdict.detail.text()
+    assert TOO_DARK in page.verdict.detail.text()
     assert page.history[-1].reason == TOO_DARK and page.history[0].reason == ""
     assert page.recent.verdicts()[0] == "CHECK"
     # a threshold moved afterwards re-decides the scores but keeps the dark frame's CHECK
