@@ -1,4 +1,4 @@
-"""The Evaluate page on an MTD subset in MVTec layout (6 good, 6 defective with masks): metrics shown, a
+"""The Evaluate page on generated parts in MVTec layout (6 good, 6 defective with masks): metrics shown, a
 sortable table, an image's overlay on double-click, a suggested threshold applied to the application, and
 cancelling."""
 
@@ -18,17 +18,17 @@ EVAL_TIMEOUT = 120_000
 
 
 @pytest.fixture
-def subset(tmp_path, mtd_root):
-    """6 good and 6 defective MTD test images with their masks, in MVTec layout under tmp."""
-    root = tmp_path / "mtd-subset"
-    picks = {"good": 6, "blowhole": 2, "crack": 2, "uneven": 2}
+def subset(tmp_path, parts_root):
+    """6 good and 6 defective generated parts with their masks, in MVTec layout under tmp."""
+    root = tmp_path / "parts-subset"
+    picks = {"good": 6, "blob": 2, "crack": 2, "band": 2}
     for kind, n in picks.items():
         dest = root / "test" / kind
         dest.mkdir(parents=True)
-        for p in list_images(mtd_root / "test" / kind)[:n]:
+        for p in list_images(parts_root / "test" / kind)[:n]:
             shutil.copy2(p, dest / p.name)
             if kind != "good":
-                mask = mtd_root / "ground_truth" / kind / f"{p.stem}_mask.png"
+                mask = parts_root / "ground_truth" / kind / f"{p.stem}_mask.png"
                 (root / "ground_truth" / kind).mkdir(parents=True, exist_ok=True)
                 shutil.copy2(mask, root / "ground_truth" / kind / mask.name)
     return root
