@@ -12,7 +12,7 @@ TINY_STEPS = 30
 
 
 @pytest.fixture(scope="session")
-def parts(parts_root):
+def generated(parts_root):
     """The generated data set (see :func:`core.data.synthetic_parts.write_parts_dataset`)."""
     return read_mvtec(parts_root)
 
@@ -23,10 +23,10 @@ def mtd(mtd_root):
 
 
 @pytest.fixture(scope="session")
-def trained_run(parts):
+def trained_run(generated):
     """(TrainedModel, events): the tiny preset on 20 generated good parts."""
     events = []
-    model = run_fit(parts.train[:20], preset("tiny", steps=TINY_STEPS), on_event=events.append)
+    model = run_fit(generated.train[:20], preset("tiny", steps=TINY_STEPS), on_event=events.append)
     return model, events
 
 

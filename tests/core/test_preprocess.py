@@ -13,8 +13,8 @@ from core.preprocess import lowlight_cutoff, mean_linear, mode_images, resize_rg
 from core.types import InputMode
 
 
-def test_each_mode_gets_its_input_target_and_light(parts):
-    tile = load_image(parts.train[0].path)
+def test_each_mode_gets_its_input_target_and_light(generated):
+    tile = load_image(generated.train[0].path)
     dark, _ = synthesize_lowlight(tile, 0.8, 3)
     well_mean = mean_linear(resize_rgb(tile, 128))
 
@@ -36,14 +36,14 @@ def test_each_mode_gets_its_input_target_and_light(parts):
     assert mean_linear(v.input) > 3 * mean_linear(v.light)
 
 
-def test_paired_mode_without_a_partner_is_refused(parts):
-    tile = load_image(parts.train[0].path)
+def test_paired_mode_without_a_partner_is_refused(generated):
+    tile = load_image(generated.train[0].path)
     with pytest.raises(ValueError, match="partner"):
         mode_images(InputMode.PAIRED, tile, None, 64, 0.2)
 
 
-def test_automatic_mode_follows_exposure_and_partner(parts):
-    tile = load_image(parts.train[0].path)
+def test_automatic_mode_follows_exposure_and_partner(generated):
+    tile = load_image(generated.train[0].path)
     dark, _ = synthesize_lowlight(tile, 0.9, 0)
     cutoff = lowlight_cutoff([mean_linear(tile)])
     assert resolve_mode(tile, None, None, cutoff) == InputMode.WELLLIT
