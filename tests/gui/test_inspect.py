@@ -38,16 +38,17 @@ class CallCounter:
 
 @pytest.fixture
 def part_folder(tmp_path, parts_root):
-    """Two good and two defective generated parts with a corrupt file between them (by name order)."""
+    """Two good and two defective generated parts with a corrupt file between them (by name order). The defects
+    are a re-finished band (which the tiny model scores between 0.01 and 4) and a pit (scored above 4)."""
     folder = tmp_path / "parts"
     folder.mkdir()
     good = list_images(parts_root / "test" / "good")[:2]
-    bad = list_images(parts_root / "test" / "blob")[:2]
+    bad = [(kind, list_images(parts_root / "test" / kind)[0]) for kind in ("band", "blob")]
     for i, p in enumerate(good):
         shutil.copy(p, folder / f"a{i}_good{p.suffix}")
     (folder / "b_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
-    for i, p in enumerate(bad):
-        shutil.copy(p, folder / f"c{i}_blob{p.suffix}")
+    for i, (kind, p) in enumerate(bad):
+        shutil.copy(p, folder / f"c{i}_{kind}{p.suffix}")
     return folder
 
 
