@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.calibration import PostProcessor, best_f1_threshold
+from core.calibration import threshold_for_false_reject as calibration_false_reject
 from core.types import InputMode, Thresholds, Verdict
 
 _STEP = 1e-4  # a threshold sits just above the last good score it must let through
@@ -87,6 +88,8 @@ LOW_CATCH = 0.5
 """Below this share of synthetic defects caught at the chosen threshold the assistant warns."""
 HIGH_FALSE_REJECT = 0.10
 """Above this share of good parts rejected at the chosen threshold the assistant warns."""
+FEW_GOOD = 20
+"""Below this many held-out good images the words say the false-reject rate is rough."""
 
 
 @dataclass(frozen=True)
@@ -97,14 +100,28 @@ class ScoreSet:
     name: str
     good: np.ndarray
     defect: np.ndarray
+    raw: tuple[float, float] | None = None
+    """(center, scale) with raw score = center + scale * normalised, when the set comes from a calibration."""
 
     @classmethod
-    def of(cls, name: str, good, defect) -> ScoreSet:
+    def of(cls, name: str, good, defect, raw: tuple[float, float] | None = None) -> ScoreSet:
         def clean(x) -> np.ndarray:
             a = np.asarray(x, np.float64).ravel()
             return np.sort(a[np.isfinite(a)])
 
-        return cls(name, clean(good), clean(defect))
+        return cls(name, clean(good), clean(defect), raw)
+
+    def threshold_for_false_reject(self, rate: float) -> float:
+        """Flag cut-off rejecting at most ``rate`` of good parts: on a calibration's set, the calibration's own
+        estimate (a log-normal fitted to the raw scores, floored by the empirical quantile) and never below the
+        highest good score a 0 % target must pass; a handful of held-out images cannot show a 1 % rate, so the
+        empirical count alone would promise far fewer false rejects than the line sees."""
+        empirical = threshold_for_false_reject(self.good, rate)
+        if self.raw is None or self.good.size == 0:
+            return empirical
+        center, scale = self.raw
+        fitted = calibration_false_reject(center + scale * self.good, min(max(rate, 1e-4), 0.5))
+        return max(empirical, (fitted - center) / scale)
 
     def rates(self, cutoff: float) -> tuple[float, float]:
         """(false-reject rate, catch rate) when every score ``>= cutoff`` is flagged; NaN where a side is empty."""
@@ -177,8 +194,11 @@ class TradeOff:
         return _point(self.pooled, thresholds)
 
     def threshold_for_false_reject(self, rate: float, band: float = 0.0) -> float:
-        """Image threshold flagging at most ``rate`` (0..1) of the pooled good parts (uncertain counts as flagged)."""
-        return threshold_for_false_reject(self.pooled.good, rate) + band
+        """Image threshold flagging at most ``rate`` (0..1) of the good parts under every lighting, hence of them
+        all pooled (uncertain counts as flagged); see :meth:`ScoreSet.threshold_for_false_reject`."""
+        if not self.sets or self.pooled.good.size == 0:
+            raise ValueError("this model kept no held-out good scores: retrain it to set a false-reject rate")
+        return max(s.threshold_for_false_reject(rate) for s in self.sets if s.good.size) + band
 
     def threshold_for_catch(self, rate: float, band: float = 0.0) -> float:
         """Highest image threshold flagging at least ``rate`` (0..1) of the pooled defective parts."""
@@ -243,6 +263,11 @@ def advise(tradeoff: TradeOff, thresholds: Thresholds) -> Advice:
         f" and {p.catch_rate:.0%} of synthetic defects are caught "
         f"(on {pooled.good.size} held-out good images and {pooled.defect.size} synthetic defects)."
     )
+    if pooled.good.size < FEW_GOOD:
+        text += (
+            f" With {pooled.good.size} held-out good images, false-reject rates below about 1 in {pooled.good.size} "
+            "cannot be seen here: confirm the threshold on labelled parts (Evaluate page)."
+        )
     warnings = []
     if p.catch_rate < LOW_CATCH:
         warnings.append(
@@ -265,7 +290,8 @@ def tradeoff_from_calibration(post: PostProcessor) -> TradeOff:
             continue
         good = cal.normalize_score(np.asarray(cal.good_scores, np.float64))
         defect = cal.normalize_score(np.asarray(cal.defect_scores, np.float64))
-        sets.append(ScoreSet.of(InputMode(key).label, good, defect))
+        raw = (cal.center, max(cal.threshold - cal.center, 1e-9))  # as ModeCalibration.normalize_score
+        sets.append(ScoreSet.of(InputMode(key).label, good, defect, raw))
     return TradeOff(tuple(sets))
 
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from core.calibration import ModeCalibration, PostProcessor
+from core.calibration import ModeCalibration, PostProcessor, calibrate_mode
 from core.threshold_advice import (
     ScoreSet,
     TradeOff,
@@ -155,3 +155,32 @@ def test_tradeoff_from_a_saved_version(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps({"calibration": post.to_dict()}))
     t = tradeoff_from_version(tmp_path)
     assert t.usable and t.point(Thresholds(1.0)).catch_rate == 0.5
+
+
+def test_a_false_reject_target_on_few_held_out_images_keeps_the_calibrations_estimate():
+    """Six held-out good images cannot show a 1 % rate: the empirical count alone put the threshold at the highest
+    of them (0.28 on the test model, which rejected 62 % of real MTD good tiles there); the calibration's fit at
+    the rate it was calibrated for gives back its own threshold, 1.0."""
+    rng = np.random.default_rng(0)
+    good = np.exp(rng.normal(0.0, 0.3, 6))
+    cal = calibrate_mode(good, rng.random((6, 8, 8)), defect_scores=good * 3, false_reject_rate=0.01)
+    t = tradeoff_from_calibration(PostProcessor({"lowlight": cal}))
+    empirical = threshold_for_false_reject(t.sets[0].good, 0.01)
+    assert empirical < 0.9  # the highest held-out good score, well below the calibrated threshold
+    assert t.threshold_for_false_reject(0.01) == pytest.approx(1.0)
+    assert t.threshold_for_false_reject(0.001) > 1.0 > t.threshold_for_false_reject(0.2)
+    assert t.threshold_for_false_reject(0.0) >= t.sets[0].good.max()
+    assert "With 6 held-out good images" in t.advice(Thresholds()).text
+
+
+def test_a_false_reject_target_holds_under_every_lighting():
+    rng = np.random.default_rng(1)
+    modes = {}
+    for key, sigma in (("lowlight", 0.5), ("welllit", 0.2)):
+        good = np.exp(rng.normal(0.0, sigma, 200))
+        modes[key] = calibrate_mode(good, rng.random((4, 8, 8)), defect_scores=good * 4, false_reject_rate=0.01)
+    t = tradeoff_from_calibration(PostProcessor(modes))
+    th = t.threshold_for_false_reject(0.05)
+    for s in t.sets:
+        assert s.rates(th)[0] <= 0.05 + 1e-12
+    assert th == pytest.approx(max(s.threshold_for_false_reject(0.05) for s in t.sets))
