@@ -254,7 +254,7 @@ def advise(tradeoff: TradeOff, thresholds: Thresholds) -> Advice:
     p, pooled = tradeoff.point(thresholds), tradeoff.pooled
     per_set = [_point(s, thresholds) for s in tradeoff.sets] if len(tradeoff.sets) > 1 else []
     detail = ", ".join(f"{q.name} {q.false_reject_rate:.1%}" for q in per_set)
-    text = f"At image threshold {p.threshold:.3f} about {p.false_reject_rate:.1%} of good parts are rejected" + (
+    text = f"At image threshold {p.threshold:.3f}, {p.false_reject_rate:.1%} of good parts are rejected" + (
         f" ({detail})" if detail else ""
     )
     if pooled.defect.size == 0:

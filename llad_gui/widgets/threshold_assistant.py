@@ -39,7 +39,7 @@ class ThresholdAssistant(QWidget):
         self.thresholds = Thresholds()
         self.plot = static_plot()
         self.plot.setLabel("bottom", "good parts rejected (%)")
-        self.plot.setLabel("left", "synthetic defects caught (%)")
+        self.plot.setLabel("left", "defects caught (%)")
         self.plot.setXRange(0, 100, padding=0.02)
         self.plot.setYRange(0, 100, padding=0.02)
         self.plot.setMinimumHeight(170)
