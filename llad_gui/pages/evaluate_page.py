@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -46,6 +48,14 @@ from llad_gui.workers.evaluation import EvaluationWorker
 from llad_gui.workers.tasks import run_in_pool
 
 NO_RUN_HINT = "Run an evaluation, then ask for a suggestion."
+METRICS = (
+    ("image_auroc", "Image AUROC", "How well scores separate good from defective parts (1.0 = perfectly)"),
+    ("pixel_auroc", "Pixel AUROC", "How well the heatmap finds defect pixels (needs ground-truth masks)"),
+    ("aupro", "AUPRO", "Share of each defect region found, averaged over regions (needs masks)"),
+    ("f1", "F1 at threshold", "Balance of caught defects and false alarms at the current threshold"),
+    ("counts", "Images", ""),
+    ("speed", "Speed", ""),
+)
 
 
 def _fmt(x: float | None, none: str = "–") -> str:
@@ -129,14 +139,7 @@ class EvaluatePage(QWidget):
 
         self.metric_labels: dict[str, QLabel] = {}
         metrics = QFormLayout()
-        for key, label, tip in (
-            ("image_auroc", "Image AUROC", "How well scores separate good from defective parts (1.0 = perfectly)"),
-            ("pixel_auroc", "Pixel AUROC", "How well the heatmap finds defect pixels (needs ground-truth masks)"),
-            ("aupro", "AUPRO", "Share of each defect region found, averaged over regions (needs masks)"),
-            ("f1", "F1 at threshold", "Balance of caught defects and false alarms at the current threshold"),
-            ("counts", "Images", ""),
-            ("speed", "Speed", ""),
-        ):
+        for key, label, tip in METRICS:
             value = QLabel("–")
             value.setObjectName("metricValue")
             value.setToolTip(tip)
@@ -198,13 +201,20 @@ class EvaluatePage(QWidget):
         tl.addWidget(self.table, 1)
         tl.addWidget(table_hint)
 
-        left = QWidget()
+        left = QWidget()  # scrolls rather than squeezing the assistant's plot into its controls on a short screen
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(left)
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(results_box)
         ll.addWidget(threshold_box, 1)
         splitter = QSplitter()
-        splitter.addWidget(left)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left.ensurePolished()  # the style sheet's fonts, so the width below is the one shown
+        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        splitter.addWidget(scroll)
         splitter.addWidget(table_box)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([480, 800])

@@ -102,8 +102,11 @@ class ConfusionGrid(QWidget):
         self.cells: dict[str, QLabel] = {}
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(QLabel("<b>passed (OK)</b>"), 0, 1)
-        grid.addWidget(QLabel("<b>rejected (NG / uncertain)</b>"), 0, 2)
+        passed, rejected = QLabel("<b>passed</b>"), QLabel("<b>rejected</b>")
+        passed.setToolTip("verdict OK")
+        rejected.setToolTip("verdict NG or uncertain (CHECK)")
+        grid.addWidget(passed, 0, 1)
+        grid.addWidget(rejected, 0, 2)
         for r, (truth, keys) in enumerate((("good parts", ("tn", "fp")), ("defective parts", ("fn", "tp"))), 1):
             grid.addWidget(QLabel(f"<b>{truth}</b>"), r, 0)
             for c, key in enumerate(keys, 1):
