@@ -40,7 +40,7 @@ from core.version_text import whole_part_check_text
 from llad_gui.widgets.categories import CategoryPanel
 from llad_gui.widgets.gallery import SampleGallery
 from llad_gui.widgets.loss_plot import LossPlot
-from llad_gui.widgets.threshold_assistant import ThresholdAssistant
+from llad_gui.widgets.threshold_assistant import ThresholdAssistantDialog
 from llad_gui.workers.tasks import run_in_pool
 from llad_gui.workers.training import TrainingWorker
 
@@ -167,11 +167,23 @@ class TrainPage(QWidget):
         self.summary_box = QGroupBox("New model")
         sb = QVBoxLayout(self.summary_box)
         sb.addWidget(self.summary)
-        self.assistant = ThresholdAssistant()  # the new version's trade-off; the threshold set is the category's
+        self.assistant_dialog = ThresholdAssistantDialog(self)  # the new version's trade-off, in its own window
+        self.assistant = self.assistant_dialog.assistant
         self.assistant.thresholdChosen.connect(self._set_image_threshold)
         self.state.thresholdsChanged.connect(lambda _: self._show_thresholds())
-        sb.addWidget(self.assistant)
-        sb.addWidget(self.activate_new_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.assistant_warning = QLabel()
+        self.assistant_warning.setObjectName("assistantWarning")
+        self.assistant_warning.setWordWrap(True)
+        self.assistant_warning.hide()
+        self.assistant_button = QPushButton("Threshold assistant…")
+        self.assistant_button.setToolTip("Good parts rejected against synthetic defects caught, for this version")
+        self.assistant_button.clicked.connect(self.assistant_dialog.show)
+        sb.addWidget(self.assistant_warning)
+        summary_buttons = QHBoxLayout()
+        summary_buttons.addWidget(self.assistant_button)
+        summary_buttons.addStretch(1)
+        summary_buttons.addWidget(self.activate_new_button)
+        sb.addLayout(summary_buttons)
         self.summary_box.hide()
 
         self.versions = QTableWidget(0, len(VERSION_COLUMNS))
@@ -397,6 +409,7 @@ class TrainPage(QWidget):
         )
         self.activate_new_button.setText(f"Activate {version}")
         self.assistant_category = recipe.name
+        self.assistant_dialog.setWindowTitle(f"Threshold assistant: {recipe.name} {version}")
         self.assistant.set_tradeoff(tradeoff_from_calibration(trained.post))
         self._show_thresholds()
         self.summary_box.show()
@@ -409,6 +422,9 @@ class TrainPage(QWidget):
         recipe = self.state.recipe(self.assistant_category) if self.assistant_category else None
         if recipe is not None:
             self.assistant.set_thresholds(recipe.thresholds())
+        warning = self.assistant.warning.text() if recipe is not None else ""
+        self.assistant_warning.setText(warning)
+        self.assistant_warning.setVisible(bool(warning))
 
     def _set_image_threshold(self, image: float) -> None:
         """The threshold assistant's choice, for the category the new version belongs to."""

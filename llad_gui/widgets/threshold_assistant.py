@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QDialog,
     QDoubleSpinBox,
     QGridLayout,
     QLabel,
@@ -171,3 +172,18 @@ def _percent_spin(low: float, high: float, value: float, suffix: str) -> QDouble
     spin.setValue(value)
     spin.setSuffix(suffix)
     return spin
+
+
+class ThresholdAssistantDialog(QDialog):
+    """The assistant in its own window, for pages without room for a plot (the Train page's new-model box)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Threshold assistant")
+        self.assistant = ThresholdAssistant()
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.assistant, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+        self.resize(620, 560)
