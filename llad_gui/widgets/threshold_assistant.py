@@ -102,7 +102,7 @@ class ThresholdAssistant(QWidget):
         colours = palette()["curves"]
         if tradeoff is not None:
             for c in tradeoff.curves():
-                colour = colours.get(c.name, "#455a64")
+                colour = colours.get(c.name, colours["other"])
                 style = Qt.PenStyle.DashLine if c.name == "test set" else Qt.PenStyle.SolidLine
                 width = 3 if c.name == "all lighting" or len(tradeoff.sets) == 1 else 2
                 item = self.plot.plot(
