@@ -26,6 +26,21 @@ def generated_part(rng: np.random.Generator, size: int = 160) -> np.ndarray:
     return np.repeat(img[:, :, None], 3, axis=2)
 
 
+def camera_report() -> dict:
+    """``{"basler": {"loaded", "version", "reason"}, "genicam": {...}}``: which camera back-ends load here.
+
+    ``loaded`` is whether the library imports (a GenICam back-end without a configured producer still loaded).
+    """
+    from core.sources.cameras import camera_backends
+    from core.sources.gentl_camera import NO_PRODUCER
+
+    report = {}
+    for name, status in camera_backends().items():
+        loaded = status.available or status.reason == NO_PRODUCER
+        report[name] = {"loaded": loaded, "version": status.version, "reason": status.reason}
+    return report
+
+
 def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
     import torch
 
@@ -67,5 +82,6 @@ def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
         "inference_graphs": graphs,
         "good": {"score": round(r_good.score, 3), "verdict": r_good.verdict.value, "ms": round(r_good.total_ms, 1)},
         "defect": {"score": round(r_bad.score, 3), "verdict": r_bad.verdict.value, "ms": round(r_bad.total_ms, 1)},
+        "cameras": camera_report(),
         "total_seconds": round(time.perf_counter() - t0, 2),
     }
