@@ -162,18 +162,16 @@ def component_image(data: np.ndarray, width: int, height: int, fmt: str) -> np.n
     channels = data.size // max(1, width * height)
     if channels < 1:
         return f"empty {fmt} frame"
+    data = data[: height * width * channels]  # a buffer may be padded past the image
     img = data.reshape(height, width, channels) if channels > 1 else data.reshape(height, width)
-    if fmt.startswith("Bayer") and channels == 1:
-        bits = "".join(c for c in fmt if c.isdigit())
-        if data.dtype != np.uint8:  # 10/12/16-bit Bayer: scale to 8 bits before demosaicing
-            img = (img.astype(np.uint32) >> max(0, int(bits or 16) - 8)).astype(np.uint8)
+    if img.dtype != np.uint8:  # 10/12/16-bit pixels in 16-bit words: keep the top 8 bits of what is used
+        bits = int("".join(c for c in fmt.split("Packed")[0] if c.isdigit()) or 16)
+        img = (img.astype(np.uint32) >> max(0, bits - 8)).clip(0, 255).astype(np.uint8)
+    if fmt.startswith("Bayer") and channels == 1 and fmt[:7] in _BAYER:
         return cv2.cvtColor(np.ascontiguousarray(img), _BAYER[fmt[:7]])
     if fmt.startswith("BGR") and channels >= 3:
         return np.ascontiguousarray(img[:, :, 2::-1])
     if fmt.startswith(("Mono", "RGB")):
-        bits = "".join(c for c in fmt.split("Packed")[0] if c.isdigit())
-        if data.dtype == np.uint16 and bits and int(bits) < 16:  # 10/12-bit in 16-bit words
-            img = (img.astype(np.uint32) << (16 - int(bits))).astype(np.uint16)
         return img
     return f"pixel format {fmt} is not supported; choose Mono8, RGB8, BGR8 or a Bayer format"
 
