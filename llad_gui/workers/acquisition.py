@@ -85,10 +85,10 @@ class AcquisitionWorker(QThread):
         camera on software trigger, take a picture (its frame comes through the usual path)."""
         if self.indexed:
             self._commands.put(("current", 0.0))
-        elif isinstance(self.source, IndustrialCameraSource) and self.source.trigger():
             return
-        else:
-            self._capture.set()
+        if isinstance(self.source, IndustrialCameraSource):
+            self.source.trigger()  # no-op unless on software trigger; its frame is the next one, even when paused
+        self._capture.set()
 
     def play(self, rate: float = 0.0) -> None:
         """Play at ``rate`` images a second (0 = as fast as inspection goes)."""

@@ -96,6 +96,10 @@ def test_the_chosen_camera_runs_in_the_acquisition_worker_one_frame_per_trigger(
             assert isinstance(frame, Frame) and frame.index == i
             np.testing.assert_array_equal(frame.image, parts[i % 2])
             assert mailbox.get(timeout=0.3) is None  # one trigger, one frame
+        worker.pause()
+        worker.capture()  # paused, a trigger still gives its picture
+        frame = mailbox.get(timeout=10)
+        assert isinstance(frame, Frame) and frame.index == 3 and not worker.is_playing
     finally:
         with qtbot.waitSignal(worker.finished, timeout=15_000):
             worker.stop()
