@@ -11,7 +11,7 @@ import pytest
 
 from core.cli import build_parser, main
 
-SUBCOMMANDS = ["train", "infer", "eval", "bench", "categories", "log", "selftest"]
+SUBCOMMANDS = ["train", "infer", "eval", "bench", "categories", "log", "selftest", "cameras"]
 
 
 @pytest.mark.parametrize("cmd", SUBCOMMANDS)

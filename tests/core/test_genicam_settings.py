@@ -76,6 +76,18 @@ def test_selftest_reports_which_camera_backends_loaded(monkeypatch, tmp_path):
     assert report["genicam"]["loaded"] is True and report["genicam"]["reason"] == NO_PRODUCER
 
 
+def test_cli_lists_backends_and_cameras(capsys):
+    pytest.importorskip("harvesters.core")
+    from core.cli import main
+    from core.sources.gentl_camera import simulated_producer
+
+    assert main(["cameras", "--producer", str(simulated_producer())]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [c["serial"] for c in out["genicam"]["cameras"]] == ["0", "1", "2"]
+    assert out["genicam"]["cameras"][0]["model"] == "Viky"
+    assert set(out["basler"]) == {"available", "reason", "version", "cameras"}
+
+
 def test_sources_are_built_for_their_backend():
     assert isinstance(camera_source(CameraSettings()), PylonCameraSource)
     assert isinstance(camera_source(CameraSettings("genicam")), GenTLCameraSource)
