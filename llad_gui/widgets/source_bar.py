@@ -254,12 +254,16 @@ class SourceBar(QWidget):
 
     def store_camera_settings(self, settings: CameraSettings) -> None:
         """Keep ``settings`` for this back-end and in the current category's recipe (if there is one)."""
+        producer_before = self.camera_settings().producer
         self._camera_settings[settings.backend] = settings
         recipe = self.recipe_provider()
         if recipe is not None:
             recipe.set_camera_settings(settings)
         if settings.backend == self.current_kind():
-            self._select_serial(settings.serial)
+            if settings.producer != producer_before:
+                self.scan_cameras()  # another producer: other cameras
+            else:
+                self._select_serial(settings.serial)
 
     def _browse(self) -> None:
         kind = self.current_kind()

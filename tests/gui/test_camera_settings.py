@@ -105,3 +105,32 @@ def test_the_chosen_camera_runs_in_the_acquisition_worker_one_frame_per_trigger(
             worker.stop()
         worker.wait()
     qtbot.waitUntil(lambda: any(s.message.startswith("connected to Basler") for s in statuses))
+
+
+def test_genicam_says_why_until_a_producer_is_chosen(qtbot, tmp_path, monkeypatch):
+    pytest.importorskip("harvesters.core", reason="GenICam harvesters is not installed")
+    from core.sources.gentl_camera import NO_PRODUCER, simulated_producer
+
+    if simulated_producer() is None:
+        pytest.skip("the genicam package ships no simulated producer here")
+    monkeypatch.setenv("GENICAM_GENTL64_PATH", str(tmp_path))  # nothing configured on this machine
+    recipe = RecipeStore(tmp_path / "recipes").create("castings")
+    bar = SourceBar()
+    qtbot.addWidget(bar)
+    bar.recipe_provider = lambda: recipe
+    with qtbot.waitSignal(bar.camerasListed, timeout=30_000):
+        bar.kind.setCurrentIndex(bar.kind.findData("genicam"))
+    assert bar.camera.currentText() == NO_PRODUCER and bar.camera.currentData() is None
+    qtbot.waitUntil(lambda: bar._scan is None)
+
+    dialog = bar.edit_camera_settings()
+    assert dialog.producer.isVisibleTo(dialog)
+    dialog.producer.setText(str(simulated_producer()))
+    dialog.serial.setCurrentText("2")
+    with qtbot.waitSignal(bar.camerasListed, timeout=30_000):
+        dialog.accept()  # another producer: the list is scanned again
+    qtbot.waitUntil(lambda: bar._scan is None)
+    assert [bar.camera.itemData(i) for i in range(1, bar.camera.count())] == ["0", "1", "2"]
+    assert bar.camera.currentData() == "2"
+    stored = RecipeStore(tmp_path / "recipes").get("castings").camera_settings()
+    assert (stored.backend, stored.producer, stored.serial) == ("genicam", str(simulated_producer()), "2")
