@@ -17,7 +17,7 @@ pytest.importorskip("pypylon", reason="Basler pylon (pypylon) is not installed")
 
 from core.recipes import RecipeStore  # noqa: E402
 from core.selftest import generated_part  # noqa: E402
-from core.sources import Frame, TriggerMode  # noqa: E402
+from core.sources import CameraSettings, Frame, TriggerMode  # noqa: E402
 from core.sources.pylon_camera import PylonCameraSource  # noqa: E402
 from llad_gui.widgets.source_bar import SourceBar  # noqa: E402
 from llad_gui.workers.acquisition import AcquisitionWorker  # noqa: E402
@@ -134,3 +134,45 @@ def test_genicam_says_why_until_a_producer_is_chosen(qtbot, tmp_path, monkeypatc
     assert bar.camera.currentData() == "2"
     stored = RecipeStore(tmp_path / "recipes").get("castings").camera_settings()
     assert (stored.backend, stored.producer, stored.serial) == ("genicam", str(simulated_producer()), "2")
+
+
+@pytest.mark.dataset
+def test_workstation_inspects_triggered_camera_pictures_and_survives_a_removal(qtbot, window, tmp_path, mtd_root):
+    """The real main window on a trained category: the camera of its recipe, one inspection per Space, a red
+    banner while the camera is gone, and inspection again once it is back."""
+    from core.data.io import list_images, load_image
+    from core.sources import StatusKind
+
+    folder = tmp_path / "line"
+    folder.mkdir()
+    for i, path in enumerate(list_images(mtd_root / "test" / "good")[:2] + list_images(mtd_root / "test" / "fray")[:1]):
+        image = cv2.resize(load_image(path), (256, 256), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(folder / f"{i}.png"), image[:, :, ::-1])
+    state, page = window.state, window.inspect
+    settings = CameraSettings(serial="0815-0000", pixel_format="RGB8Packed", trigger=TriggerMode.SOFTWARE,
+                              features={"Width": "256", "Height": "256", "TestImageSelector": "Off",
+                                        "ImageFilename": str(folder), "ImageFileMode": "On"})  # fmt: skip
+    state.recipe().set_camera_settings(settings)
+    bar = page.source_bar
+    with qtbot.waitSignal(bar.camerasListed, timeout=30_000):
+        bar.kind.setCurrentIndex(bar.kind.findData("basler"))
+    qtbot.waitUntil(lambda: bar._scan is None)
+    page.open_source(bar.spec())
+    qtbot.waitUntil(lambda: page.run.acquisition.source.connected, timeout=30_000)
+    source = page.run.acquisition.source
+    assert source.settings == settings  # the category's camera, as stored in its recipe
+    for n in (1, 2):
+        page.capture()  # Space
+        qtbot.waitUntil(lambda n=n: len(page.history) >= n, timeout=60_000)
+    assert [e.ref for e in page.history] == ["0815-0000#0", "0815-0000#1"]
+
+    statuses = []
+    page.run.status.connect(statuses.append)
+    source._device.features.set("FirePnPCallback", True)  # pylon's emulation of pulling the cable
+    qtbot.waitUntil(lambda: "Camera / stream lost: lost Basler Emulation (0815-0000)" in page.banner.text())
+    qtbot.waitUntil(lambda: any(s.kind is StatusKind.RECONNECTED for s in statuses), timeout=30_000)
+    qtbot.waitUntil(lambda: page.banner.isHidden())
+    page.capture()
+    qtbot.waitUntil(lambda: len(page.history) >= 3, timeout=60_000)
+    assert page.history[-1].ref == "0815-0000#2"
+    page.stop_source()
