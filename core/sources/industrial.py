@@ -208,7 +208,7 @@ class IndustrialCameraSource(FrameSource):
         return device.info if device is not None else None
 
     def trigger(self) -> bool:
-        """Take one picture now (software trigger); thread-safe, returns at once.
+        """Take one picture now (software trigger); thread-safe, returns within 0.2 s.
 
         True when the trigger reached the camera: exactly one frame follows, read by :meth:`read` as usual.
         False when no picture will come of it: the camera is not connected (reconnecting) or not ready for
@@ -225,8 +225,7 @@ class IndustrialCameraSource(FrameSource):
                 sent = device.software_trigger()
             except Exception:  # a camera going away while triggered: the reader reports the loss
                 return False
-        if sent:
-            self.triggers_sent += 1
+            self.triggers_sent += int(sent)
         return sent
 
     def feature(self, name: str) -> object | None:
@@ -295,6 +294,8 @@ class IndustrialCameraSource(FrameSource):
             return SourceStatus(StatusKind.INFO, f"{self._device.info.label}: {self._notes.pop(0)}", self.name)
         device = self._device
         free_run = self.settings.trigger is TriggerMode.FREE_RUN
+        rate = self.settings.frame_rate
+        silence = max(self.frame_timeout, 3.0 / rate) if rate else self.frame_timeout  # a slow camera may be slow
         while not self.stopped:
             if device.lost():  # checked first: some drivers still hand out queued frames of a removed device
                 return self._disconnected(f"lost {device.info.label}")
@@ -306,8 +307,8 @@ class IndustrialCameraSource(FrameSource):
                 return LoadProblem(device.info.label, image, self.name, self._count)
             if image is not None:
                 return self._frame(device, image)
-            if free_run and time.monotonic() - self._last_frame > self.frame_timeout:
-                return self._disconnected(f"no frames from {device.info.label} for {self.frame_timeout:g} s")
+            if free_run and time.monotonic() - self._last_frame > silence:
+                return self._disconnected(f"no frames from {device.info.label} for {silence:g} s")
         return None
 
     def _frame(self, device: CameraDriver, image: np.ndarray) -> Frame | LoadProblem:

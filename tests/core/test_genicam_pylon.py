@@ -209,3 +209,20 @@ def test_replays_real_bottle_images_exactly(tmp_path):
             np.testing.assert_array_equal(reader.next(FrameType).image, part)
     finally:
         reader.close()
+
+
+def test_a_silent_free_running_camera_counts_as_lost(tmp_path):
+    write_parts(tmp_path / "parts", [generated_part(np.random.default_rng(4), 64)])
+    settings = replay(tmp_path / "parts", (64, 64), TriggerMode.FREE_RUN)
+    settings.features["TriggerMode"] = "On"  # set last: the camera now waits for a trigger nobody sends
+    source = PylonCameraSource(settings, frame_timeout=0.3, backoff_start=0.05)
+    reader = Reader(source)
+    try:
+        reader.statuses_until(StatusKind.CONNECTED)
+        t0 = time.monotonic()
+        silent = reader.statuses_until(StatusKind.DISCONNECTED)[-1]
+        assert silent.message.startswith("no frames from Basler Emulation (0815-0001) for 0.3 s; retrying in")
+        assert 0.2 < time.monotonic() - t0 < 5
+        assert reader.statuses_until(StatusKind.RECONNECTED)  # and it is tried again
+    finally:
+        reader.close()
