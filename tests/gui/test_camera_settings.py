@@ -176,3 +176,13 @@ def test_workstation_inspects_triggered_camera_pictures_and_survives_a_removal(q
     qtbot.waitUntil(lambda: len(page.history) >= 3, timeout=60_000)
     assert page.history[-1].ref == "0815-0000#2"
     page.stop_source()
+
+
+def test_the_gui_entry_point_forwards_the_cameras_command(capsys):
+    import json
+
+    from llad_gui.__main__ import main
+
+    assert main(["cameras"]) == 0  # as the packaged `llad cameras` does
+    out = json.loads(capsys.readouterr().out)
+    assert "0815-0000" in [c["serial"] for c in out["basler"]["cameras"]]
