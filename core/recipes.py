@@ -2,7 +2,8 @@
 
 Layout of one category (``<recipes>/<name>/``)::
 
-    recipe.json                 schema version, active model version, user thresholds, created/updated times
+    recipe.json                 schema version, active model version, user thresholds, created/updated times,
+                                the category's industrial camera settings (optional key ``camera``)
     samples/good/               good images collected by the operator (PNG)
     samples/lowlight/           optional low-light partners, same file stem as their good image
     samples/excluded.json       names excluded from training (kept on disk, not used)
@@ -115,6 +116,24 @@ class Recipe:
         t = Thresholds(1.0, 1.0, band)
         self.set_thresholds(t)
         return t
+
+    def camera_settings(self):
+        """The category's industrial camera (:class:`core.sources.CameraSettings`), or None if it has none.
+
+        Raises RecipeError when the stored settings are damaged."""
+        from core.sources.camera_settings import CameraSettings
+
+        data = self.meta().get("camera")
+        if data is None:
+            return None
+        try:
+            return CameraSettings.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise RecipeError(f"category {self.name!r} has damaged camera settings: {exc}") from None
+
+    def set_camera_settings(self, settings) -> None:
+        """Store (or with None, forget) the category's camera settings; readers that predate them ignore the key."""
+        self._update_meta(camera=settings.to_dict() if settings is not None else None)
 
     # ---- samples ---------------------------------------------------------------------------------------
     @property

@@ -17,6 +17,21 @@ import numpy as np
 from core.data.synthetic_parts import generated_part
 
 
+def camera_report() -> dict:
+    """``{"basler": {"loaded", "version", "reason"}, "genicam": {...}}``: which camera back-ends load here.
+
+    ``loaded`` is whether the library imports (a GenICam back-end without a configured producer still loaded).
+    """
+    from core.sources.cameras import camera_backends
+    from core.sources.gentl_camera import NO_PRODUCER
+
+    report = {}
+    for name, status in camera_backends().items():
+        loaded = status.available or status.reason == NO_PRODUCER
+        report[name] = {"loaded": loaded, "version": status.version, "reason": status.reason}
+    return report
+
+
 def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
     import torch
 
@@ -58,5 +73,6 @@ def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
         "inference_graphs": graphs,
         "good": {"score": round(r_good.score, 3), "verdict": r_good.verdict.value, "ms": round(r_good.total_ms, 1)},
         "defect": {"score": round(r_bad.score, 3), "verdict": r_bad.verdict.value, "ms": round(r_bad.total_ms, 1)},
+        "cameras": camera_report(),
         "total_seconds": round(time.perf_counter() - t0, 2),
     }

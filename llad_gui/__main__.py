@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-CLI_COMMANDS = ("train", "infer", "eval", "bench", "categories", "log", "selftest")
+CLI_COMMANDS = ("train", "infer", "eval", "bench", "categories", "log", "selftest", "cameras")
 
 
 def build_parser() -> argparse.ArgumentParser:

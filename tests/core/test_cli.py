@@ -11,7 +11,7 @@ import pytest
 
 from core.cli import build_parser, main
 
-SUBCOMMANDS = ["train", "infer", "eval", "bench", "categories", "log", "selftest"]
+SUBCOMMANDS = ["train", "infer", "eval", "bench", "categories", "log", "selftest", "cameras"]
 
 
 @pytest.mark.parametrize("cmd", SUBCOMMANDS)
@@ -147,3 +147,4 @@ def test_selftest_trains_inspects_and_runs_the_inference_graphs(capsys):
     assert result["ok"] is True and result["inference_graphs"] is True
     assert result["good"]["verdict"] in ("OK", "UNCERTAIN", "NG") and result["good"]["ms"] > 0
     assert result["separates"] is True and result["defect"]["score"] > result["good"]["score"]
+    assert set(result["cameras"]) == {"basler", "genicam"}  # which camera back-ends loaded, each with a reason
