@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--since", help="ISO date or time, e.g. 2026-11-01")
     e.add_argument("--until", help="ISO date or time")
 
+    p = sub.add_parser("cameras", help="list the industrial camera back-ends and the cameras they see, as JSON")
+    p.add_argument("--producer", default="", metavar="CTI", help="GenTL producer for GenICam cameras")
+
     p = sub.add_parser("selftest", help="load the backbone, train a tiny category, inspect one image, print JSON")
     p.add_argument("--keep", metavar="DIR", help="keep the self-test recipe in DIR")
     return parser
@@ -282,6 +285,22 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_cameras(args) -> int:
+    from core.sources.cameras import camera_backends, list_cameras
+
+    out = {}
+    for name, status in camera_backends(args.producer).items():
+        cameras = list_cameras(name, args.producer) if status.available else []
+        out[name] = {
+            "available": status.available,
+            "reason": status.reason,
+            "version": status.version,
+            "cameras": [{"serial": c.serial, "model": c.model, "vendor": c.vendor} for c in cameras],
+        }
+    print(json.dumps(out))
+    return 0
+
+
 def cmd_selftest(args) -> int:
     from core.selftest import run_selftest
 
@@ -298,6 +317,7 @@ COMMANDS = {
     "categories": cmd_categories,
     "log": cmd_log,
     "selftest": cmd_selftest,
+    "cameras": cmd_cameras,
 }
 
 

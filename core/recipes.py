@@ -2,7 +2,8 @@
 
 Layout of one category (``<recipes>/<name>/``)::
 
-    recipe.json                 schema version, active model version, user thresholds, created/updated times
+    recipe.json                 schema version, active model version, user thresholds, created/updated times,
+                                the category's industrial camera settings (optional key ``camera``)
     samples/good/               good images collected by the operator (PNG)
     samples/lowlight/           optional low-light partners, same file stem as their good image
     samples/excluded.json       names excluded from training (kept on disk, not used)
@@ -17,7 +18,6 @@ pointer in ``recipe.json`` moves only after that. A crash at any point leaves th
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import RecipeError
-from core.fsio import atomic_write_bytes, atomic_write_json, fsync_dir
+from core.fsio import atomic_write_bytes, atomic_write_json, fsync_dir, read_json
 from core.types import Thresholds
 
 SCHEMA_VERSION = 1
@@ -55,18 +55,6 @@ def validate_name(name: str) -> str:
     if stripped.split(".")[0].lower() in _RESERVED:
         raise RecipeError(f"category name {name!r} is reserved by the operating system")
     return stripped
-
-
-def read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecipeError(f"{path} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{path} is damaged (not valid JSON: {exc})") from None
-    if not isinstance(data, dict):
-        raise RecipeError(f"{path} is damaged (expected a JSON object)")
-    return data
 
 
 @dataclass
@@ -128,6 +116,24 @@ class Recipe:
         t = Thresholds(1.0, 1.0, band)
         self.set_thresholds(t)
         return t
+
+    def camera_settings(self):
+        """The category's industrial camera (:class:`core.sources.CameraSettings`), or None if it has none.
+
+        Raises RecipeError when the stored settings are damaged."""
+        from core.sources.camera_settings import CameraSettings
+
+        data = self.meta().get("camera")
+        if data is None:
+            return None
+        try:
+            return CameraSettings.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise RecipeError(f"category {self.name!r} has damaged camera settings: {exc}") from None
+
+    def set_camera_settings(self, settings) -> None:
+        """Store (or with None, forget) the category's camera settings; readers that predate them ignore the key."""
+        self._update_meta(camera=settings.to_dict() if settings is not None else None)
 
     # ---- samples ---------------------------------------------------------------------------------------
     @property

@@ -12,18 +12,24 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from core.data.synthetic_parts import generated_part
 
-def generated_part(rng: np.random.Generator, size: int = 160) -> np.ndarray:
-    """A textured part (brushed-metal-like stripes with a soft gradient), RGB uint8."""
-    base = rng.normal(0, 1, (size // 4, size)).astype(np.float32)
-    stripes = cv2.resize(base, (size, size), interpolation=cv2.INTER_CUBIC)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    img = 110 + 18 * stripes + 30 * (xx - 0.5) + 10 * np.sin(6 * yy)
-    img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
-    return np.repeat(img[:, :, None], 3, axis=2)
+
+def camera_report() -> dict:
+    """``{"basler": {"loaded", "version", "reason"}, "genicam": {...}}``: which camera back-ends load here.
+
+    ``loaded`` is whether the library imports (a GenICam back-end without a configured producer still loaded).
+    """
+    from core.sources.cameras import camera_backends
+    from core.sources.gentl_camera import NO_PRODUCER
+
+    report = {}
+    for name, status in camera_backends().items():
+        loaded = status.available or status.reason == NO_PRODUCER
+        report[name] = {"loaded": loaded, "version": status.version, "reason": status.reason}
+    return report
 
 
 def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
@@ -67,5 +73,6 @@ def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:
         "inference_graphs": graphs,
         "good": {"score": round(r_good.score, 3), "verdict": r_good.verdict.value, "ms": round(r_good.total_ms, 1)},
         "defect": {"score": round(r_bad.score, 3), "verdict": r_bad.verdict.value, "ms": round(r_bad.total_ms, 1)},
+        "cameras": camera_report(),
         "total_seconds": round(time.perf_counter() - t0, 2),
     }

@@ -35,15 +35,9 @@ OTHER_PAGES = (
 
 
 def load_page(module: str, cls: str, state, parent=None):
-    """The page ``module.cls(state)``, or a label saying it is not available in this build."""
-    try:
-        page_cls = getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError):
-        label = QLabel(f"The {cls.removesuffix('Page')} page is not available in this build yet.")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setObjectName("placeholderPage")
-        return label
-    return page_cls(state, parent)
+    """The page ``module.cls(state)``. A page that cannot be imported raises (ImportError, AttributeError): a
+    broken build must fail loudly at start-up, never show an empty tab as "not available"."""
+    return getattr(importlib.import_module(module), cls)(state, parent)
 
 
 def scrolled(page: QWidget) -> QScrollArea:
@@ -66,15 +60,15 @@ class MainWindow(QMainWindow):
         icon = icon_path("llad.svg")
         if icon.exists():
             self.setWindowIcon(QIcon(str(icon)))
+        others = {title: load_page(module, cls, state) for title, module, cls in OTHER_PAGES}  # before threads start
         self.inspect = InspectPage(state)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.inspect, "Inspect")
-        self.pages = {"Inspect": self.inspect}
+        self.pages = {"Inspect": self.inspect, **others}
         self._tab_of = {"Inspect": self.inspect}
-        for title, module, cls in OTHER_PAGES:
-            self.pages[title] = load_page(module, cls, state)
-            self._tab_of[title] = scrolled(self.pages[title])
+        for title, page in others.items():
+            self._tab_of[title] = scrolled(page)
             self.tabs.addTab(self._tab_of[title], title)
         self.setCentralWidget(self.tabs)
         self._status_bar()

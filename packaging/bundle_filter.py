@@ -27,6 +27,10 @@ def unused_patterns(platform: str) -> list[Rule]:
     """Files no platform's bundle needs."""
     rules = [
         Rule("torch/bin/protoc*", "protobuf compiler: a build tool"),
+        Rule("pypylon/pylondataprocessingplugins/*", "pylon vTools plugins: LLAD only grabs frames"),
+        Rule("pypylon/dataprocessingpluginsb/*", "pylon vTools plugins: LLAD only grabs frames"),
+        Rule("pypylon/*PylonDataProcessing*", "pylon vTools libraries (pypylon.pylondataprocessing is excluded)"),
+        Rule("pypylon/_pylondataprocessing*", "pylon vTools binding (pypylon.pylondataprocessing is excluded)"),
     ]
     if platform.startswith("linux"):
         rules += [

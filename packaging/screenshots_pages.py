@@ -119,7 +119,9 @@ def main() -> int:
     window.show_page("Evaluate")
     shoot(app, window, out / "evaluate_empty.png")
     ev.run(subset)
-    wait(app, lambda: ev.report is not None)
+    wait(app, lambda: ev.evaluation is not None)
+    shoot(app, ev, out / "evaluate_assistant.png")  # the threshold assistant's tab, with the test set drawn
+    ev.threshold_tabs.setCurrentIndex(1)
     ev.frr_spin.setValue(0.0)
     ev.suggest()
     shoot(app, window, out / "evaluate_results.png")

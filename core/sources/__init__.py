@@ -1,4 +1,5 @@
-"""Frame sources: folders, paired folders, cameras/streams/video files and hot folders behind one protocol.
+"""Frame sources: folders, paired folders, cameras/streams/video files, hot folders and industrial (GenICam)
+cameras behind one protocol.
 
 Every source is a :class:`FrameSource`: ``open()``, then ``read()`` (or ``events(stop)``) until ``None``, then
 ``close()``; ``stop()`` from any thread ends it promptly. Events are a :class:`~core.types.Frame`, a
@@ -7,12 +8,22 @@ source in its acquisition worker, the CLI and tests iterate it directly.
 """
 
 from core.sources.base import FrameSource, LoadProblem, SourceError, SourceEvent, SourceStatus, StatusKind
+from core.sources.camera_settings import CameraSettings, TriggerMode
+from core.sources.cameras import camera_backends, camera_source, list_cameras
 from core.sources.folder import FileListSource, FolderSource, IndexedSource, PairedFolderSource
 from core.sources.hotfolder import HotFolderSource
+from core.sources.industrial import CameraInfo, IndustrialCameraSource
 from core.sources.video import VideoSource, redact_url
 from core.types import Frame
 
 __all__ = [
+    "CameraInfo",
+    "CameraSettings",
+    "IndustrialCameraSource",
+    "TriggerMode",
+    "camera_backends",
+    "camera_source",
+    "list_cameras",
     "FileListSource",
     "FolderSource",
     "Frame",

@@ -30,7 +30,7 @@ from llad_gui.widgets.status_banner import StatusBanner
 from llad_gui.widgets.threshold_panel import ThresholdPanel
 from llad_gui.widgets.verdict_panel import VerdictPanel
 from llad_gui.widgets.view_controls import ViewControls
-from llad_gui.workers.acquisition import SourceSpec
+from llad_gui.workers.acquisition import CAMERA_KINDS, SourceSpec
 
 HISTORY = 200  # scores kept for the trend and re-deciding
 KEEP_FULL = 30  # results kept with their images (to show again from the table)
@@ -68,6 +68,7 @@ class InspectPage(QWidget):
     def _build(self) -> None:
         self.guide = FirstStartGuide()
         self.source_bar = SourceBar()
+        self.source_bar.recipe_provider = self.state.recipe  # camera settings are kept with the category
         self.banner = StatusBanner()
         self.view_controls = ViewControls()
         self.view = ResultView()
@@ -227,7 +228,7 @@ class InspectPage(QWidget):
             self.stack.setCurrentWidget(self.guide)
             self.state.message.emit(missing)
             return
-        if spec.kind not in ("camera",) and not (spec.target or spec.files):
+        if spec.kind not in ("camera", *CAMERA_KINDS) and not (spec.target or spec.files):
             self.banner.show_text("Choose a folder, file or address first.", "bannerAlarm")
             return
         if spec.kind == "paired" and not spec.partner:

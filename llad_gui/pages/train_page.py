@@ -33,12 +33,14 @@ from PySide6.QtWidgets import (
 
 from core.data.sample_quality import sample_problem
 from core.errors import LladError
-from core.model.image_density import ImageDensity
+from core.threshold_advice import tradeoff_from_calibration
 from core.training import MIN_GOOD_SAMPLES, PRESETS, TrainConfig, TrainEvent, preset
-from core.types import Frame
+from core.types import Frame, Thresholds
+from core.version_text import whole_part_check_text
 from llad_gui.widgets.categories import CategoryPanel
 from llad_gui.widgets.gallery import SampleGallery
 from llad_gui.widgets.loss_plot import LossPlot
+from llad_gui.widgets.threshold_assistant import ThresholdAssistantDialog
 from llad_gui.widgets.versions_table import VersionsTable
 from llad_gui.widgets.versions_table import duration_text as _duration
 from llad_gui.workers.tasks import run_in_pool
@@ -48,31 +50,7 @@ PRESET_CHOICES = (
     ("fast", f"Fast ({PRESETS['fast'].steps} steps, a few minutes)"),
     ("default", f"Thorough ({PRESETS['default'].steps} steps, best quality)"),
 )
-DISABLED_PRIMARY = "QPushButton#primaryButton:disabled { background: #b0bec5; color: #eceff1; border-color: #90a4ae; }"
 STAGES = {"load": "Loading images", "train": "Training", "calibrate": "Calibrating on held-out images", "done": "Done"}
-
-
-def whole_part_check_text(stats: dict) -> str:
-    """One sentence on whether a version's image density (the whole-part texture check) counts, and what would
-    make it count; empty for versions saved before it."""
-    weights = stats.get("image_density_weight")
-    if not weights:
-        return ""
-    weight = max(weights.values())
-    some, full = (stats.get("image_density_needs") or [None, None])[:2]
-    if weight >= ImageDensity.max_weight:
-        return "The whole-part texture check is on."
-    if weight > 0:
-        if full is None:
-            return "The whole-part texture check counts partly."
-        return f"The whole-part texture check counts partly; from {full} good images from several batches, fully."
-    have = stats.get("train_images", 0) + stats.get("holdout_images", 0)
-    if some is None:
-        return "The whole-part texture check is off with these training settings."
-    return (
-        f"The whole-part texture check is off: it needs at least {some} good images from several batches "
-        f"(this version had {have})."
-    )
 
 
 class TrainPage(QWidget):
@@ -100,6 +78,7 @@ class TrainPage(QWidget):
         self.fit_options: dict = {}
         self.worker: TrainingWorker | None = None
         self.last_version: str | None = None
+        self.assistant_category: str | None = None
         self.last_category: str = ""
         self.category: str = ""  # the category the page shows: the toolbar's, or the one training
         self._build()
@@ -183,7 +162,23 @@ class TrainPage(QWidget):
         self.summary_box = QGroupBox("New model")
         sb = QVBoxLayout(self.summary_box)
         sb.addWidget(self.summary)
-        sb.addWidget(self.activate_new_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.assistant_dialog = ThresholdAssistantDialog(self)  # the new version's trade-off, in its own window
+        self.assistant = self.assistant_dialog.assistant
+        self.assistant.thresholdChosen.connect(self._set_image_threshold)
+        self.state.thresholdsChanged.connect(lambda _: self._show_thresholds())
+        self.assistant_warning = QLabel()
+        self.assistant_warning.setObjectName("assistantWarning")
+        self.assistant_warning.setWordWrap(True)
+        self.assistant_warning.hide()
+        self.assistant_button = QPushButton("Threshold assistant…")
+        self.assistant_button.setToolTip("Good parts rejected against synthetic defects caught, for this version")
+        self.assistant_button.clicked.connect(self.assistant_dialog.show)
+        sb.addWidget(self.assistant_warning)
+        summary_buttons = QHBoxLayout()
+        summary_buttons.addWidget(self.assistant_button)
+        summary_buttons.addStretch(1)
+        summary_buttons.addWidget(self.activate_new_button)
+        sb.addLayout(summary_buttons)
         self.summary_box.hide()
 
         self.versions = VersionsTable()
@@ -228,7 +223,6 @@ class TrainPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.notice)
         layout.addWidget(splitter, 1)
-        self.setStyleSheet(DISABLED_PRIMARY)
 
     # ---- category ------------------------------------------------------------------------------------
     def _category_changed(self, name: str) -> None:
@@ -450,11 +444,36 @@ class TrainPage(QWidget):
             + "Activate it to inspect with it; any earlier version can be reactivated below."
         )
         self.activate_new_button.setText(f"Activate {recipe.name} {version}")
+        self.assistant_category = recipe.name
+        self.assistant_dialog.setWindowTitle(f"Threshold assistant: {recipe.name} {version}")
+        self.assistant.set_tradeoff(tradeoff_from_calibration(trained.post))
+        self._show_thresholds()
         self.summary_box.show()
         self.reload_versions()
         self.state.versionsChanged.emit(recipe.name)
         self.state.message.emit(f"{recipe.name}: {version} trained — activate it on the Train page to use it")
         self.trainingFinished.emit(recipe.name, version)
+
+    def _show_thresholds(self) -> None:
+        recipe = self.state.recipe(self.assistant_category) if self.assistant_category else None
+        if recipe is not None:
+            self.assistant.set_thresholds(recipe.thresholds())
+        warning = self.assistant.warning.text() if recipe is not None else ""
+        self.assistant_warning.setText(warning)
+        self.assistant_warning.setVisible(bool(warning))
+
+    def _set_image_threshold(self, image: float) -> None:
+        """The threshold assistant's choice, for the category the new version belongs to."""
+        recipe = self.state.recipe(self.assistant_category)
+        if recipe is None:
+            return
+        t = recipe.thresholds()
+        chosen = Thresholds(image, t.pixel, t.uncertain_band)
+        if recipe.name == self.state.category:
+            self.state.set_thresholds(chosen)  # saves it and re-decides what the Inspect page shows
+        else:
+            recipe.set_thresholds(chosen)
+            self._show_thresholds()
 
     def _failed(self, message: str) -> None:
         self._end()

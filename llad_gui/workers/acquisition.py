@@ -26,16 +26,19 @@ from PySide6.QtCore import QThread, Signal
 
 from core.errors import LladError
 from core.sources import (
+    CameraSettings,
     FileListSource,
     FolderSource,
     FrameSource,
     HotFolderSource,
     IndexedSource,
+    IndustrialCameraSource,
     LoadProblem,
     PairedFolderSource,
     SourceStatus,
     StatusKind,
     VideoSource,
+    camera_source,
     redact_url,
 )
 from core.types import Frame
@@ -78,11 +81,14 @@ class AcquisitionWorker(QThread):
         self._commands.put(("step", float(delta)))
 
     def capture(self) -> None:
-        """Inspect the current image again (indexed) or the newest camera frame (stream)."""
+        """Inspect the current image again (indexed), the newest camera frame (stream), or, with an industrial
+        camera on software trigger, take a picture (its frame comes through the usual path)."""
         if self.indexed:
             self._commands.put(("current", 0.0))
-        else:
-            self._capture.set()
+            return
+        if isinstance(self.source, IndustrialCameraSource):
+            self.source.trigger()  # no-op unless on software trigger; its frame is the next one, even when paused
+        self._capture.set()
 
     def play(self, rate: float = 0.0) -> None:
         """Play at ``rate`` images a second (0 = as fast as inspection goes)."""
@@ -219,7 +225,10 @@ SOURCE_KINDS = {
     "video": "Video file",
     "stream": "Network stream",
     "files": "Image files",
+    "basler": "Basler camera",
+    "genicam": "GenICam camera",
 }
+CAMERA_KINDS = ("basler", "genicam")  # industrial cameras: ``target`` is the serial, ``camera`` the settings
 
 
 @dataclass
@@ -227,7 +236,8 @@ class SourceSpec:
     """What the operator chose as input; saved in the settings and turned into a source by :meth:`build`.
 
     ``target`` is a folder, file, camera index or URL; ``partner`` the well-lit folder of paired input;
-    ``resolution`` (w, h) is asked of a camera; ``files`` lists images opened by hand.
+    ``resolution`` (w, h) is asked of a camera; ``files`` lists images opened by hand; ``camera`` holds the
+    :class:`~core.sources.CameraSettings` (as a dict) of an industrial camera, whose serial is ``target``.
     """
 
     kind: str
@@ -235,6 +245,14 @@ class SourceSpec:
     partner: str = ""
     resolution: tuple[int, int] | None = None
     files: list[str] = field(default_factory=list)
+    camera: dict | None = None
+
+    def camera_settings(self) -> CameraSettings:
+        """The industrial camera's settings, the chosen serial (``target``) winning over the stored one."""
+        settings = CameraSettings.from_dict({**(self.camera or {}), "backend": self.kind})
+        if self.target:
+            settings.serial = self.target
+        return settings
 
     def build(self) -> FrameSource:
         if self.kind == "folder":
@@ -252,6 +270,8 @@ class SourceSpec:
             return VideoSource(self.target)
         if self.kind == "files":
             return FileListSource(self.files or [self.target])
+        if self.kind in CAMERA_KINDS:
+            return camera_source(self.camera_settings())
         raise ValueError(f"unknown source kind {self.kind!r}")
 
     def label(self) -> str:
@@ -260,6 +280,8 @@ class SourceSpec:
             return f"camera {self.target or 0}{res}"
         if self.kind == "stream":
             return redact_url(self.target)
+        if self.kind in CAMERA_KINDS:
+            return f"{SOURCE_KINDS[self.kind]} {self.target or '(first found)'}"
         if self.kind == "files" and len(self.files) > 1:
             return f"{len(self.files)} image files"
         return f"{SOURCE_KINDS.get(self.kind, self.kind)}: {Path(self.target).name or self.target}"
@@ -279,6 +301,7 @@ class SourceSpec:
                 partner=str(d.get("partner", "")),
                 resolution=(int(res[0]), int(res[1])) if res else None,
                 files=[str(f) for f in d.get("files", [])],
+                camera=dict(d["camera"]) if isinstance(d.get("camera"), dict) else None,
             )
         except (KeyError, TypeError, ValueError, IndexError):
             return None

@@ -55,9 +55,9 @@ def test_names_cannot_escape_the_recipes_folder(store, tmp_path):
     assert not (tmp_path / "evil").exists()
 
 
-def test_samples_exclusion_and_partners(store, mtd):
+def test_samples_exclusion_and_partners(store, generated):
     r = store.create("tiles")
-    img = load_image(mtd.train[0].path)
+    img = load_image(generated.train[0].path)
     p = r.add_sample(img, lowlight=img // 4, stem="s1")
     r.add_sample(img, stem="s2")
     assert [s.path.name for s in r.samples()] == ["s1.png", "s2.png"]
@@ -68,11 +68,11 @@ def test_samples_exclusion_and_partners(store, mtd):
     assert not p.exists() and not (r.lowlight_dir / "s1.png").exists()
 
 
-def test_imported_pairs_stay_paired_when_names_clash(store, tmp_path, mtd):
+def test_imported_pairs_stay_paired_when_names_clash(store, tmp_path, generated):
     """Importing a second batch with the same file names renames the new good images, and their low-light
     partners follow them: no existing sample loses or swaps its partner."""
     r = store.create("pairs")
-    src = [mtd.train[0].path, mtd.train[1].path]
+    src = [generated.train[0].path, generated.train[1].path]
     well, dark = tmp_path / "well", tmp_path / "dark"
     for folder in (well, dark):
         folder.mkdir()
@@ -95,12 +95,12 @@ def test_imported_pairs_stay_paired_when_names_clash(store, tmp_path, mtd):
     assert pairs["part0.png"] is not None and pairs["part1.png"] is not None
 
 
-def test_version_round_trip_gives_identical_results(store, trained, mtd):
+def test_version_round_trip_gives_identical_results(store, trained, generated):
     r = store.create("tiles")
     v = r.save_version(trained, activate=True)
     assert v == "v001" and r.active_version == "v001"
     assert r.save_version(trained) == "v002" and r.active_version == "v001"
-    img = load_image(mtd.test[0].path)
+    img = load_image(generated.test[0].path)
     a = Predictor(trained).predict(img)
     b = Predictor.from_recipe(store.get("tiles")).predict(img)
     assert b.raw_score == pytest.approx(a.raw_score, rel=1e-5)
@@ -123,13 +123,13 @@ def saved(store, trained):
     return r, r.versions_dir / "v001"
 
 
-def test_the_low_light_cut_off_is_saved_and_older_models_keep_half_the_mean(saved, trained, mtd):
+def test_the_low_light_cut_off_is_saved_and_older_models_keep_half_the_mean(saved, trained, generated):
     """Automatic mode's cut-off travels with the model: the saved one decides which mode a dim part gets; a
     model.json from before it was stored loads with half the training images' mean exposure, as such models were
     run."""
     r, folder = saved
     assert r.load().lowlight_below == pytest.approx(trained.lowlight_below)
-    tile = load_image(mtd.train[0].path)
+    tile = load_image(generated.train[0].path)
     dim = change_exposure(tile, 0.3)  # well under half of the 20 training tiles' mean
     assert Predictor(r.load()).predict(dim).mode == InputMode.LOWLIGHT
     meta = json.loads((folder / "model.json").read_text())

@@ -39,11 +39,11 @@ def test_an_error_frame_is_not_added_as_a_good_sample(qtbot, window, tmp_path):
     assert "not added" in window.statusBar().currentMessage()
 
 
-def test_blank_tiny_and_repeated_samples_are_flagged_or_refused(qtbot, window, tmp_path, mtd_root):
+def test_blank_tiny_and_repeated_samples_are_flagged_or_refused(qtbot, window, tmp_path, parts_root):
     train = window.pages["Train"]
     folder = tmp_path / "import"
     folder.mkdir()
-    good = list_images(mtd_root / "train" / "good")[20]
+    good = list_images(parts_root / "train" / "good")[20]
     shutil.copy(good, folder / "a_good.png")
     shutil.copy(good, folder / "b_same.png")
     cv2.imwrite(str(folder / "c_blank.png"), np.full((200, 200, 3), 17, np.uint8))
@@ -61,13 +61,13 @@ def test_blank_tiny_and_repeated_samples_are_flagged_or_refused(qtbot, window, t
     assert len(window.state.recipe().samples(include_excluded=True)) == count
 
 
-def test_a_folder_opened_without_a_category_says_what_to_do(qtbot, tmp_path, monkeypatch, mtd_root):
+def test_a_folder_opened_without_a_category_says_what_to_do(qtbot, tmp_path, monkeypatch, parts_root):
     home = tmp_path / "empty-home"
     monkeypatch.setenv("LLAD_HOME", str(home))
     state, window = open_window(qtbot, home, wait_model=False)
     try:
         page = window.inspect
-        page.open_files([str(mtd_root / "test" / "good")])
+        page.open_files([str(parts_root / "test" / "good")])
         assert page.stack.currentWidget() is page.guide
         assert page.guide.notice.isVisibleTo(page.guide)
         text = page.guide.notice.text()
@@ -76,18 +76,18 @@ def test_a_folder_opened_without_a_category_says_what_to_do(qtbot, tmp_path, mon
         state.store.create("bracket")
         state.categoriesChanged.emit()
         state.set_category("bracket")
-        page.open_files([str(mtd_root / "test" / "good")])
+        page.open_files([str(parts_root / "test" / "good")])
         assert "“bracket” has no trained model" in page.guide.notice.text()
     finally:
         window.close()
         state.close()
 
 
-def test_counters_histogram_mode_and_log_hashes(qtbot, window, tmp_path, mtd_root):
+def test_counters_histogram_mode_and_log_hashes(qtbot, window, tmp_path, parts_root):
     folder = tmp_path / "parts"
     folder.mkdir()
-    for p in list_images(mtd_root / "test" / "good")[:2] + list_images(mtd_root / "test" / "blowhole")[:2]:
-        shutil.copy(p, folder / p.name)
+    for p in list_images(parts_root / "test" / "good")[:2] + list_images(parts_root / "test" / "blob")[:2]:
+        shutil.copy(p, folder / f"{p.parent.name}_{p.name}")  # the generated sets number each folder from 000
     (folder / "zz_corrupt.png").write_bytes(b"broken")
     page, state = window.inspect, window.state
     page.open_source(SourceSpec("folder", str(folder)))
