@@ -210,8 +210,7 @@ class FeatureEncoder(nn.Module):
         self.strides = tuple(64 // int(f.shape[-1]) for f in probe)
         self.requires_grad_(False)
         self.folded = fold_batchnorm(self)
-        # channels-last halves the time of EfficientNet's depthwise and 1x1 convolutions on the CPU (oneDNN);
-        # measured 330 -> 170 ms for a batch of 8 at 256 x 256 on 2 threads
+        # channels-last halves the time of EfficientNet's depthwise and 1x1 convolutions on the CPU (oneDNN)
         self.to(memory_format=torch.channels_last)
         self.eval()
 
@@ -225,15 +224,14 @@ class FeatureEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """``x``: RGB in [0, 1], (B, 3, H, W). Returns one map per requested block, shallow first. On the CPU a
         large batch is encoded :meth:`chunk_size` images at a time: each image's maps are those of one pass over the
-        whole batch, to float rounding (bit for bit on the project's machine at 256 pixels)."""
+        whole batch, to float rounding."""
         n = self.chunk_size(x)
         if len(x) <= n:
             return self._encode(x)
         return [torch.cat(maps) for maps in zip(*(self._encode(part) for part in x.split(n)))]
 
     #: pixels per encoder pass on the CPU: the stride-2 stage's widest activations of four 256 x 256 images
-    #: (25 MB) fit a 32 MB last-level cache, of eight do not. Per image, on 2 threads of the project's machine
-    #: (AMD EPYC, 32 MB L3): 15.8 ms at a batch of 4, 19.8 ms at 8, 23.4 ms at 16, 26 to 31 ms at 32.
+    #: (25 MB) fit a 32 MB last-level cache, of eight do not, and larger batches ran slower per image
     cpu_chunk_pixels = 4 * 256 * 256
 
     def chunk_size(self, x: torch.Tensor) -> int:

@@ -38,7 +38,8 @@ from core.paths import log_path
 from core.types import InputMode, InspectionResult, Verdict
 
 # Version 1 is the first schema (the decision only); version 2 added provenance, thresholds, timing, errors
-# and the operator override; version 3 keeps every override in a history table and adds the query indexes.
+# and the operator override; version 3 keeps every override in a history table and adds the query indexes;
+# version 4 records the results a line link (MQTT, webhook, ...) could not deliver.
 MIGRATIONS: list[tuple[str, ...]] = [
     (
         """CREATE TABLE inspections (
@@ -79,6 +80,17 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX inspections_time ON inspections(unix_time)",
         "CREATE INDEX inspections_category_time ON inspections(category, unix_time)",
         "CREATE INDEX inspections_final_verdict ON inspections(COALESCE(override_verdict, verdict), unix_time)",
+    ),
+    (
+        """CREATE TABLE undelivered (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time TEXT NOT NULL,
+            unix_time REAL NOT NULL,
+            link TEXT NOT NULL,
+            inspection_id INTEGER,
+            reason TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )""",
     ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -224,6 +236,11 @@ def _row_values(p: PendingRecord) -> tuple:
         "error": r.error,
     }
     return tuple(values[c] for c in _INSERT_COLUMNS)
+
+
+def row_fields(result: InspectionResult, **where: Any) -> dict[str, Any]:
+    """The fields a log row of ``result`` has (without ``id``); ``where`` as :class:`PendingRecord`'s fields."""
+    return dict(zip(_INSERT_COLUMNS, _row_values(PendingRecord(result, **where))))
 
 
 def _to_row(t: tuple) -> LogRow:
@@ -382,6 +399,27 @@ class InspectionLog:
             for values in rows:
                 ids.append(int(conn.execute(sql, values).lastrowid))
         return ids
+
+    def record_undelivered(self, link: str, payload: str, reason: str, inspection_id: int | None = None) -> int:
+        """Keep a result that ``link`` (e.g. "webhook") could not deliver: its JSON ``payload`` and why."""
+        now = datetime.now(UTC).timestamp()
+        with self._transaction("record an undelivered result") as conn:
+            cur = conn.execute(
+                "INSERT INTO undelivered (time, unix_time, link, inspection_id, reason, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (_iso(now), now, link, inspection_id, reason, payload),
+            )
+            return int(cur.lastrowid)
+
+    def undelivered(self, link: str | None = None) -> list[dict[str, Any]]:
+        """The undelivered results, oldest first, as dicts (id, time, link, inspection_id, reason, payload)."""
+        where, params = (" WHERE link = ?", [link]) if link else ("", [])
+        sql = f"SELECT id, time, link, inspection_id, reason, payload FROM undelivered{where} ORDER BY id"
+        try:
+            rows = self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "read the undelivered results") from None
+        return [dict(zip(("id", "time", "link", "inspection_id", "reason", "payload"), r)) for r in rows]
 
     def set_override(self, row_id: int, verdict: Verdict | str | None, operator_note: str = "") -> None:
         """An operator corrects a verdict; the model's verdict is kept. ``verdict=None`` withdraws the override.

@@ -86,8 +86,8 @@ WHITENED_MODES = (InputMode.LOWLIGHT, InputMode.PAIRED)
 """Modes whose input is a dark capture: their residual is whitened (see :mod:`core.model.anomaly_map`)."""
 LIGHT_LEVEL_MODES = (InputMode.LOWLIGHT,)
 """Modes whose foreign-region head also takes each cell's local light level: where the features it sees come from
-the enhanced image, which divides that level out (in paired mode they come from the well-lit partner; well-lit, the
-level lost 0.004 pixel AUROC offline, BENCHMARKS.md)."""
+the enhanced image, which divides that level out (in paired mode they come from the well-lit partner; well-lit
+features still see the level, and adding it there did not help)."""
 
 MIN_GOOD_SAMPLES = 10
 """Fewest good images a category can be trained on: below this the held-out calibration set (at least 3

@@ -19,6 +19,7 @@ OTHER_PAGES = (
     ("Train", "llad_gui.pages.train_page", "TrainPage"),
     ("Evaluate", "llad_gui.pages.evaluate_page", "EvaluatePage"),
     ("Log", "llad_gui.pages.log_page", "LogPage"),
+    ("Line I/O", "llad_gui.pages.line_io_page", "LineIOPage"),
 )
 
 

@@ -13,11 +13,10 @@ classical Retinex-style inverse (estimate the illumination, divide it out, denoi
 build training targets when only low-light images exist and, at inspection time, the comparison target when
 no well-lit image of the part exists.
 
-The illumination is a blur of 8 % of the image size. That also flattens some of what defects change: on MTD's
-defective tiles, a break keeps about 0.7 of its well-lit contrast with its surroundings, an uneven band 0.36. A
-blur of 30 % keeps 0.97 and 0.84 of them, yet trained and inspected with it the model outlined defects in low light
-worse (fast preset: pixel AUROC 0.802 -> 0.782; probably because more of each image's own light is left in, not
-measured); 5 % gained nothing (BENCHMARKS.md, 2026-12-01 afternoon).
+The illumination is a blur of 8 % of the image size. That also flattens some of what defects change (a broad band
+of another finish keeps about a third of its contrast with its surroundings), but a wider blur, which keeps more of
+it, made the model outline defects in low light worse, and a narrower one gained nothing; the foreign-region head
+gets the lost level back as an input (:func:`core.model.foreign_region.local_light_level`).
 """
 
 from __future__ import annotations
@@ -156,8 +155,8 @@ def synthesize_lowlight(
 
 def estimate_illumination(image: np.ndarray, sigma_frac: float = 0.08) -> np.ndarray:
     """Smooth illumination estimate in linear light, (H, W) float32: a heavy blur of the brightest channel."""
-    # the table is monotonic: the brightest channel stays brightest. (Pairwise maxima: numpy's reduction over a
-    # 3-long last axis took 2.7 ms on a 256 x 256 image, these 0.1 ms.)
+    # the table is monotonic: the brightest channel stays brightest. Pairwise maxima: numpy's reduction over a
+    # 3-long last axis is far slower
     bright = srgb8_to_linear(np.maximum(np.maximum(image[:, :, 0], image[:, :, 1]), image[:, :, 2]))
     h, w = bright.shape
     sigma = max(2.0, sigma_frac * max(h, w))
@@ -179,7 +178,7 @@ def enhance_lowlight(image: np.ndarray, target_mean: float = 0.18, denoise: floa
 
 def _enhance(image: np.ndarray, target_mean: float, denoise: float, mono: bool) -> np.ndarray:
     """:func:`enhance_lowlight`; with ``mono``, worked out on the first channel and repeated: a monochrome frame's
-    result in a third of the per-pixel work (2.2 -> 1.4 ms a 256 x 256 image on the project's machine)."""
+    result in a third of the per-pixel work."""
     linear = srgb8_to_linear(image[:, :, 0] if mono else image)
     illum = estimate_illumination(image)
     light = np.maximum(illum, max(float(np.percentile(illum, 5)) * 0.5, 1e-3))

@@ -5,8 +5,8 @@ feature vectors at each position (scale-free, so all scales weigh alike). Its ha
 their cosine similarity, the discrepancy used for well-lit input. For input from a dark capture a
 :class:`ResidualWhitening` fitted on good images measures the residual's Mahalanobis length instead: the
 enhancement leaves structured noise in some feature channels, and whitening discounts what always varies on good
-parts (MTD, fast preset: image AUROC 0.73 -> 0.81 in low light; in well-lit light it lost, 0.78 -> 0.63, so
-well-lit input keeps the cosine; see BENCHMARKS.md). A :class:`PositionBaseline`, measured on good
+parts. On well-lit input it discounts what defects change as well, so well-lit input keeps the cosine. A
+:class:`PositionBaseline`, measured on good
 images after training, then turns each scale's discrepancy into a z-score per grid position: how unusual it is
 *for that place* (the image border, where the context decoder sees less, and the tile's texture are hard to
 reconstruct everywhere, so their raw error says little). The maps are averaged over scales; a fitted
@@ -16,7 +16,7 @@ Gaussian (sigma 4 px of the input) so a single noisy feature cannot make a spot,
 input size. The image score is the mean of the top ``top_k`` fraction of the map (robust to one hot pixel, yet
 sensitive to a small defect) minus the map's median, which removes each image's own baseline (``relative``).
 Smoothing and scoring happen at a quarter of the input size (stride 4, finer than the stride-8 grid the map comes
-from): the same map and score within interpolation, at a sixteenth of the pixels (about 2 ms less per image).
+from): the same map and score within interpolation, at a sixteenth of the pixels.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ features around it (4 grid cells = 32 px away at the default size) but never the
 after it is 1x1, so the blind spot stays blind. The network therefore reconstructs what a good part *should*
 look like at each place from its neighbourhood; it cannot copy a defect through, which is what makes the
 discrepancy an anomaly map. A plain auto-encoder bottleneck, tried first, either blurred the texture away or
-learnt to pass defects through (see BENCHMARKS.md).
+learnt to pass defects through.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ class RingConv2d(nn.Conv2d):
     The weight is the full square kernel (its inner taps are never used, so they get no gradient and act as
     zeros); the pass runs only the ring's taps, as two convolutions: the top and bottom rows as one kernel two
     rows tall, the left and right columns between them as one kernel two columns wide. The 5 x 5 ring has 16 of 25
-    taps, so this is 16/25 of the work of the masked square convolution, and measured faster still (oneDNN, 96 ->
-    192 channels on a 32 x 32 grid, 2 threads, channels-last: 8.5 -> 5.8 ms at batch 1, a training step's forward
-    and backward at batch 8 227 -> 153 ms). The outputs equal the masked square convolution's to float rounding.
+    taps, so this is 16/25 of the work of the masked square convolution (faster still in practice, as oneDNN runs
+    the two strips well). The outputs equal the masked square convolution's to float rounding.
     """
 
     def __init__(self, cin: int, cout: int, kernel: int = 5, dilation: int = 2, hole: int = 3) -> None:

@@ -1,8 +1,8 @@
 """Feature density: what good parts' features look like, beside what their surroundings predict.
 
 The context decoder predicts each place from its surroundings, so it cannot single out a defect that is large
-and consistent with itself: across MTD's *uneven* tiles (a band of a different finish over a quarter of a tile)
-the surroundings are uneven too and the band is predicted as well as good grain is. What gives such a place away
+and consistent with itself: across a band of a different finish over a quarter of a part the surroundings are
+uneven too and the band is predicted as well as good grain is. What gives such a place away
 is that good parts never have those features at all, wherever they are. :class:`FeatureDensity` models that with
 a mixture of Gaussians of local descriptors of good images, fitted per input mode at calibration: the coarsest
 scale's target features averaged over 3x3 grid cells, taken every other cell, one mixture for all positions
@@ -13,12 +13,12 @@ reconstruction's discrepancy map, which is first scaled to unit spread so the tw
 then comes from the combined map (and the image score from it and the image density,
 :mod:`core.model.image_density`).
 
-How many components: good parts' local features form several clusters (on MTD, more components fit held-out good
-tiles better, up to 32), which one Gaussian blurs into one broad cloud. The number is chosen from 1, 2, 4, ... up to
+How many components: good parts' local features form several clusters, which one Gaussian blurs into one broad
+cloud. The number is chosen from 1, 2, 4, ... up to
 :attr:`FeatureDensity.max_components` by the likelihood of a fifth of the good images held out from the fit, so
 it follows how many good images there are and how varied they are: a mixture fitted on a few images of one batch
 would learn that batch's textures and reject the next batch's good parts, and the held-out likelihood is what
-tells (on MTD: 8 components for 90 images of one session, 32 for 384 images of all sessions; BENCHMARKS.md).
+tells (few images of one session get few components, many varied ones more).
 The mixture is a fixed set of means and precision matrices (at most 1.6 MB per mode for EfficientNet-Lite0),
 whose size does not grow with the training set: not a memory bank. Until fitted it adds nothing, so models saved
 before it keep the behaviour their thresholds were calibrated with; a single Gaussian saved by an older LLAD

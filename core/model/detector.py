@@ -13,8 +13,7 @@ their noise with them) and LFE removes what noise the enhancement left in the fe
   inputs, so the network handles ordinary light too.
 
 Feeding the raw dark image to the encoder and comparing with the enhanced image's features, the first design,
-scored no better on MTD (image AUROC 0.729 against 0.723 here, fast preset) and cost a second encoder pass per
-image (73 ms against 47 ms end to end); see BENCHMARKS.md.
+scored no better and cost a second encoder pass per image.
 
 A defect is in the target (the enhancement and the encoder keep it) but not in the reconstruction (each
 position is predicted from its surroundings by a network that only learnt good parts), so it lights up in the

@@ -1,59 +1,27 @@
 """Foreign region: a small head that learns, from good parts only, to outline a region that belongs to another part.
 
-The region contrast (:mod:`core.model.region_contrast`) measures how far each region's features are from the rest of
-its part with one fixed distance, which weighs every direction of the features by how much it varies over good
-regions, whether or not a region of another finish differs along it. With it in the map, MTD's *uneven* bands (a
-band ground to another finish) still scored only 0.71 pixel AUROC against good tiles' pixels.
+The region contrast (:mod:`core.model.region_contrast`) weighs every direction of the features by how much it
+varies over good regions; a band ground to another finish can differ along directions it does not favour.
+:class:`ForeignRegion` learns what tells such a region apart instead, still without any defective example. Its
+training composites are good parts with a region taken from *another* good part
+(:func:`core.data.defects.region_swap`) and good parts with a region of their *own* surface made darker or brighter
+(:func:`core.data.defects.region_refinish`): every pixel looks like a good part somewhere, what is wrong is that the
+region does not match the rest of its part. Composites are real images, not mixed features: the encoder's response
+at a real seam is not a mix of two parts' features.
 
-:class:`ForeignRegion` learns what tells such a region apart instead, discriminatively and still without any
-defective example. Training composites are good parts with a quadrilateral region taken from *another* good part
-(:func:`core.data.defects.region_swap`): every pixel of such an image looks like a good part somewhere, and what
-is wrong is that the region does not match the rest of its own part. As many again are good parts with a
-region of their *own* surface made darker or brighter, its texture's contrast changed a little
-(:func:`core.data.defects.region_refinish`): the seam and the level step without a change of texture, as where a
-band was ground or coated differently. The encoder's target features of each
-composite (stride 8 projected on :attr:`ForeignRegion.fine_rank` principal directions and pooled to the stride-16
-grid, stride 16 projected on :attr:`ForeignRegion.coarse_rank`), each alongside its difference from the image's
-median and its deviation from its mean at the same place over the good parts the head trains on (in units of its
-spread there), go through three 3 x 3 convolutions of dilations 1, 2 and 4 (together 15 cells: about the whole part
-at 256 pixels) and a 1 x 1 one. The deviation says which side of a seam is the part's usual finish at that place:
-where a band covers much of a part, its difference from the part's own median alone does not. The head is trained
-with a per-position binary cross-entropy against the composite's mask, untouched good parts counting as
-all-negative, each batch mirrored at random (the deviations taken before the mirroring). Once trained, its logit is
-the mean of the head over its input and the input's three mirror images (each logit mirrored back), so the logit
-varies less with the head's random start. That logit, as a z-score
-over good images held out from its training, is added to the map scaled to the spread of the map's pixels on good
-images (as the region contrast is); the image score is unchanged.
+The inputs, on the stride-16 grid, are the encoder's target features projected on a few principal directions, each
+with its difference from the image's median and its deviation from its mean at the same place over good parts (in
+units of its spread there); the deviation says which side of a seam is the part's usual finish at that place. In
+low light the head also takes each cell's local light level (:func:`local_light_level`), which the enhancement of
+a dark image divides out; well-lit features still see it, so only the low-light head takes it
+(:data:`core.training.LIGHT_LEVEL_MODES`). Three 3 x 3 convolutions of dilations 1, 2 and 4 (about the whole part at
+256 pixels) and a 1 x 1 one give a logit per cell, trained with per-position binary cross-entropy against the
+composite's mask, untouched good parts counting as all-negative. At inspection the logit is averaged over the input
+and its three mirror images, so it depends less on the head's random start. As a z-score over held-out good images
+it is added to the map, scaled to the map's spread on good images; the image score is unchanged.
 
-Composites must be real images: mixing two parts' *features* under a mask trained a head that found little (0.41 to
-0.58 pixel AUROC alone, offline, against 0.79 from composite images), presumably because the encoder's response at a
-real seam and across a real region is not a mix of two parts' features. In the benchmark (BENCHMARKS.md) it raised
-MTD's pixel AUROC from 0.751 to 0.820 well-lit and from 0.751 to 0.795 in low light on swaps alone (AUPRO 0.650 ->
-0.671 and 0.603 -> 0.598, 2026-11-30 night), and to 0.821 and 0.811 with half of them re-finished (AUPRO 0.661 and
-0.598, 2026-12-01); offline, a 32 x 32 grid, a wider head (64, 96 channels) and a further dilation of 8 found
-no more, and a weight of 2 found more uneven bands but fewer blowholes. A peak learning rate of 3e-3 instead of
-1e-3 (offline, the benchmark's composites of 2026-12-01, three seeds each) raised the map's pixel AUROC by 0.005
-in both modes on average; from one seed to the next it moves by up to 0.015. On the fast
-preset's 90 images of one acquisition session it gained nothing. The mirror-image average, offline on a model
-trained as in the benchmark (the map at 64 x 64, BENCHMARKS.md), raised pixel AUROC from 0.838 to 0.839 well-lit and
-from 0.829 to 0.835 in low light, AUPRO 0.683 -> 0.688 and 0.620 -> 0.622, and by 0.004 to 0.005 for each of three
-heads trained on other composites; it costs four passes of the head instead of one (about 1 ms a 256-pixel image).
-The deviations from each place's good mean (model format 12), offline on the same model's terms and one set of
-composites, three seeds each: pixel AUROC 0.822 -> 0.839 well-lit (every seed gained 0.014 to 0.023), AUPRO 0.663 ->
-0.672; in low light 0.830 -> 0.831, where the synthetic light's uneven field moves each place's features from one
-image to the next.
-
-In low light the head also takes each cell's local light level (:func:`local_light_level`, model format 13): how
-much darker or brighter the image as captured is there than the light around it. The enhancement of a dark image
-divides its light, blurred over 8 % of the image's size, out of it, and with it much of a band's or a break's own
-level (of an uneven band's contrast with its surroundings, 0.36 is left), which well-lit features still see. Offline
-over five seeds this raised low-light pixel AUROC from 0.832 to 0.838 and AUPRO from 0.625 to 0.631; in the
-benchmark 0.837 -> 0.844 and 0.605 -> 0.607. Given to the well-lit head, it lost 0.004, so only the low-light head
-(:data:`core.training.LIGHT_LEVEL_MODES`) takes it.
-
-It is 73 857 weights (74 145 with the light level), two projections and each place's mean and spread of them per
-mode (0.45 MB); nothing is stored per good image. Until fitted it adds nothing, so models saved before it keep
-their maps.
+Some 74 k weights per mode plus two projections and each place's mean and spread of them; nothing is stored per good
+image. Until fitted it adds nothing, so models saved before it keep their maps.
 """
 
 from __future__ import annotations

@@ -1,43 +1,33 @@
 """Image density: how the whole part's texture compares with good parts', beside the anomaly map.
 
 The map scores a part by its worst place. Some defects change a part everywhere a little rather than one place a
-lot: MTD's *uneven* tiles (a band of a different finish), faint cracks, a worn edge. What stays unusual about such
-a part is its texture as a whole, and a texture is well summarised by which feature channels vary together over
-it (the correlations of a Gram matrix, as in texture synthesis). :class:`ImageDensity` takes the coarsest target
-features, projects their channels on the :data:`RANK` principal directions of good parts' features, and describes
-the image by the correlations between those projections over all its positions and the spread of each: a
-fixed-length descriptor that does not depend on where anything is (1176 values for 48 directions). The
-projections' means are left out: they follow the light and the batch more than defects (image AUROC 0.957 /
-0.968 with them, 0.961 / 0.970 without, on MTD). One Gaussian of good images' descriptors
-(covariance shrunk towards its mean variance) gives each image a Mahalanobis distance, a z-score over good images
-held out from the fit. On MTD this told defective from good tiles better than each channel's first four moments
-did (image AUROC 0.948 / 0.970 well-lit / low-light alone, against 0.924 / 0.942, fitted on the same images;
-BENCHMARKS.md, 2026-11-30).
+lot: a band of a different finish, faint cracks, a worn edge. What stays unusual about such a part is its texture
+as a whole, and a texture is well summarised by which feature channels vary together over it (the correlations of
+a Gram matrix, as in texture synthesis). :class:`ImageDensity` takes the coarsest target features, projects their
+channels on the :data:`RANK` principal directions of good parts' features, and describes the image by the
+correlations between those projections over all its positions and the spread of each: a fixed-length descriptor
+that does not depend on where anything is (1176 values for 48 directions). The projections' means are left out:
+they follow the light and the batch more than defects. One Gaussian of good images' descriptors (covariance shrunk
+towards its mean variance) gives each image a Mahalanobis distance, a z-score over good images held out from the
+fit.
 
 Exposure is not a defect, yet a texture's statistics follow it: brighter, the grain's contrast grows and the
-highlights clip. Fitted on the good images as they were taken, the Gaussian rejected good MTD tiles that were
-simply brighter than the training tiles (of the 8 good test tiles scoring highest well-lit, 6 were from one
-session, most of them over-exposed; three are at a mean level of 0.83 to 0.87, which 2 of the 761 training
-tiles exceed). So the fit also sees each good image as taken with
-:attr:`ImageDensity.exposure_gains` times the exposure (1.4 and 0.7, in linear light, clipped as a sensor
-saturates); the z-score stays over held-out images as taken. Offline on MTD that raised image AUROC (map and term)
-from 0.961 to 0.981 well-lit and from 0.965 to 0.977 in low light, and in the benchmark from 0.959 to 0.975 and
-from 0.9786 to 0.9795 (BENCHMARKS.md, 2026-11-30 evening). It costs two more encoder passes per image at
+highlights clip, and good parts simply brighter than the training images would be rejected. So the fit also sees
+each good image as taken with :attr:`ImageDensity.exposure_gains` times the exposure (in linear light, clipped as a
+sensor saturates); the z-score stays over held-out images as taken. It costs two more encoder passes per image at
 calibration, nothing at inspection.
 
 The image score is then the map's score times ``exp(weight * sigma * z)`` (smoothly capped at :data:`MAX_FACTOR`):
 in log terms, the map's log-score plus the image term, scaled to the spread ``sigma`` of the map's log-scores over
-the calibration's good images and weighted. So it stays positive and log-normal on good parts, as the threshold expects
-(:func:`core.calibration.threshold_for_false_reject`), and with weight 0 it is the map's score itself.
+the calibration's good images and weighted. So it stays positive and log-normal on good parts, as the threshold
+expects (:func:`core.calibration.threshold_for_false_reject`), and with weight 0 it is the map's score itself.
 
 The weight says whether the good images are enough to stand for good parts. Fitted on few, the Gaussian learns the
-images it saw, and above all the acquisition session they come from, which no held-out share of the same images
-can reveal. On MTD, the term fitted on the good images of one to three of its six sessions (90 to 300 images)
-rejected good tiles of the other sessions and lowered the well-lit image AUROC, while on 500 or more (four
-sessions or more) it raised it. So the weight is 0 below :attr:`ImageDensity.min_fit_images` images fitted on and
-rises linearly to :attr:`ImageDensity.max_weight` at :attr:`ImageDensity.full_fit_images` (about 500 and 750
-good images for a category with the default training settings). The pixel map changes only through the score, by the
-image gate (:mod:`core.model.image_gate`).
+images it saw, above all their acquisition session, which no held-out share of the same images can reveal: good
+parts of the next session would be rejected. So the weight is 0 below :attr:`ImageDensity.min_fit_images` images
+fitted on and rises linearly to :attr:`ImageDensity.max_weight` at :attr:`ImageDensity.full_fit_images` (about 500
+and 750 good images for a category with the default training settings). The pixel map changes only through the
+score, by the image gate (:mod:`core.model.image_gate`).
 
 It is a projection, a mean vector and a precision matrix per mode (its upper triangle is what is saved: 2.8 MB),
 whatever the number of good images: not a memory bank. Until fitted it adds nothing, so models saved before it
@@ -67,8 +57,8 @@ RANK = 48
 _TINY = 1e-6
 #: the image term multiplies the map's score by at most this (smoothly: ``c * tanh(x / c)`` of its log, ``c`` the
 #: log of this), so a frame unlike any part (a covered lens, a wrong part) scores far above the threshold without
-#: running to numbers no display or log can show. MTD's test tiles stay below e^4.8 (x 120), where the cap changes
-#: their ranking by less than 0.001 image AUROC.
+#: running to numbers no display or log can show. Real parts' factors stay well inside the soft part of the cap,
+#: so it hardly changes their ranking.
 MAX_FACTOR = 100.0
 
 

@@ -1,29 +1,19 @@
 """Image gate: the image score's say in how bright the pixel map is.
 
 The map is read place by place, but whether a part is defective at all is better told by the image score, which
-also weighs the texture of the whole part (:class:`~core.model.image_density.ImageDensity`): on MTD the image
-score separates defective from good tiles at 0.975 AUROC, while a good tile's map still has places as high as a
-faint defect's. :class:`ImageGate` scales each image's map by ``exp(weight * z)``, ``z`` being how far the
-image's log score is from good images', in units of their spread (median and scaled median absolute deviation
-over the good images held out from training, :func:`core.calibration.log_median_spread`, as the image threshold
-measures them), clamped to [-:attr:`ImageGate.z_floor`, :attr:`ImageGate.z_cap`]. A typical good part's map is left as
-it is, a part scoring well below good parts' median is dimmed (at most by ``exp(-1.2)``, about 0.3), and a
-part scoring far above them is brightened (at most by ``exp(1.0)``). The cap matters: unclamped, the maps of
-the most anomalous parts grew so much that their defect-free places outranked the defects of other parts
-(AUPRO 0.659 -> 0.631 well-lit at weight 0.4), where clamped at 2.5 it rose to 0.674.
+also weighs the texture of the whole part (:class:`~core.model.image_density.ImageDensity`); a good part's map can
+still have places as high as a faint defect's. :class:`ImageGate` scales each image's map by ``exp(weight * z)``,
+``z`` being how far the image's log score is from good images', in units of their spread (median and scaled median
+absolute deviation over the good images held out from training, :func:`core.calibration.log_median_spread`, as the
+image threshold measures them), clamped to [-:attr:`ImageGate.z_floor`, :attr:`ImageGate.z_cap`]. A typical good
+part's map is left as it is, a part scoring well below good parts' median is dimmed (at most by ``exp(-1.2)``,
+about 0.3), and a part scoring far above them is brightened (at most by ``exp(1.0)``). The clamp matters: unclamped,
+the maps of the most anomalous parts grow until their defect-free places outrank the defects of other parts.
 
-Offline on the benchmark model of 2026-12-01 (17:57; the maps as ``llad eval`` compares them, MTD's test split;
-BENCHMARKS.md, "What was tried", 2026-12-01 night) it raised pixel AUROC from 0.847 to 0.858 well-lit and
-from 0.844 to 0.858 in low light, AUPRO 0.659 -> 0.674 and 0.607 -> 0.631; weights 0.2 to 0.6 and caps 2 to 3
-all gained 0.007 to 0.014. A soft cap (tanh) gained as much pixel AUROC and less AUPRO.
-
-The gate carries to the map what the image score knows beyond the map, and that is the image density's part of it:
-without it the image score is the map's own top 1 %, and the gate only sharpens the map by itself. On the same
-model with its image density left out (image AUROC 0.867 / 0.848) the gate lowered pixel AUROC from 0.847 to 0.835
-well-lit and from 0.844 to 0.839 in low light (AUPRO 0.659 -> 0.638, 0.607 -> 0.585), and on a fast-preset model of
-100 images, which has no image density, from 0.749 to 0.736 well-lit (0.802 -> 0.807 in low light). So its weight
-follows the image density's: :attr:`ImageGate.max_weight` times the share of its full weight the mode's image
-density has (:meth:`~core.model.image_density.ImageDensity.weight_for`), and 0 where it is left out.
+What the gate carries to the map is the image density's part of the image score: without it the image score is
+the map's own top 1 %, and the gate would only sharpen the map by itself, which lowered the map's accuracy on MTD.
+So its weight follows the image density's: :attr:`ImageGate.max_weight` times the share of its full weight the
+mode's image density has (:meth:`~core.model.image_density.ImageDensity.weight_for`), and 0 where it is left out.
 
 It applies to the map after the image score is taken from it, so image scores are unchanged; the calibration's
 pixel statistics are taken on gated maps. Three numbers per mode; until fitted, or with weight 0, it is the

@@ -1,22 +1,16 @@
 """Noise floor: the reconstruction map counts in the final map only above what most good pixels reach.
 
 The context decoder cannot predict a part's grain, so on good parts every position of its map (with the feature
-density) errs by about the same amount, and that error is noise: on MTD's *uneven* tiles the map ranked band
-pixels against the rest of their tile at 0.59 pixel AUROC, where the foreign-region head alone ranked them at 0.81.
-Added as it is, that noise blurs what the region terms outline. :class:`NoiseFloor` bends the map at the 75th
-percentile of its pixels on good images held out from training: below it the map fades softly to zero, above
-it the map rises as before (a softplus with a knee of a quarter of the pixels' spread), so small defects, which
-the reconstruction finds far above the floor, keep their contrast.
+density) errs by about the same amount, and that error is noise that blurs what the region terms outline.
+:class:`NoiseFloor` bends the map at the 75th percentile of its pixels on good images held out from training: below
+it the map fades softly to zero, above it the map rises as before (a softplus with a knee of a quarter of the
+pixels' spread), so small defects, which the reconstruction finds far above the floor, keep their contrast. The
+percentile sits in the middle of a range that measured alike on MTD's held-out data; a floor under the region
+terms as well did not help.
 
 It applies to the map only, after the image score is taken from it, so the image score is unchanged; the region
-contrast and the foreign-region head are added after it. Offline, on the benchmark model of 2026-12-01 (the
-terms as fitted, the test split at 64 x 64; BENCHMARKS.md), it raised MTD's pixel AUROC from 0.821 to 0.834
-well-lit and from 0.811 to 0.825 in low light, AUPRO 0.656 -> 0.656 and 0.594 -> 0.591; a floor anywhere from the
-60th to the 85th percentile gave +0.009 to +0.017, and the same floor under the region contrast too cost 0.002 to
-0.005 well-lit. In the benchmark, with the foreign-region head's higher learning rate, pixel AUROC went from 0.821
-/ 0.811 to 0.837 / 0.832 and AUPRO from 0.661 / 0.598 to 0.664 / 0.600 (well-lit / low-light).
-
-Two numbers per mode; until fitted it is the identity, so models saved before it keep their maps.
+contrast and the foreign-region head are added after it. Two numbers per mode; until fitted it is the identity,
+so models saved before it keep their maps.
 """
 
 from __future__ import annotations

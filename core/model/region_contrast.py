@@ -1,11 +1,10 @@
 """Region contrast: where a part's finish differs from the rest of the same part.
 
 The reconstruction map finds what the surroundings do not predict, and the feature density what good parts never
-show. Neither sees a region that is plausible on its own but unlike the rest of its own part: MTD's *uneven*
-tiles carry a band (a quarter of the tile on average) ground to another finish, bright and streaked where the rest
-is dull, or the reverse. Each finish occurs on good tiles, so each place looks good; the image density
-(:mod:`core.model.image_density`) sees that the tile as a whole is unusual but not where. On MTD these bands are
-7 in 10 of all defective pixels, and the map found them little better than chance (pixel AUROC 0.63 for them).
+show. Neither sees a region that is plausible on its own but unlike the rest of its own part, such as a band ground
+to another finish, bright and streaked where the rest is dull: each finish occurs on good parts, so each place looks
+good, and the image density (:mod:`core.model.image_density`) sees that the part as a whole is unusual but not
+where.
 
 :class:`RegionContrast` compares each region with its own part. The coarsest target features are projected on
 their :data:`~core.model.image_density.RANK` principal directions over good parts and averaged over a
@@ -15,14 +14,8 @@ parts are not even everywhere either (their edges, the light's falloff), so the 
 position over good parts is subtracted too, and what is left is measured with the Mahalanobis length of one
 Gaussian fitted over all positions of good parts, as a z-score over good images held out from the fit. The map
 gains that z-score, upsampled and scaled to the spread of the map's pixels over the calibration's good images;
-the image score does not (added to the score it lowered image AUROC, 0.86 -> 0.83 for the map's score alone on
-MTD, while the image density already scores such parts).
-
-In the benchmark (BENCHMARKS.md, 2026-11-30 evening) it raised pixel AUROC from 0.698 to 0.751 well-lit and from
-0.699 to 0.751 in low light, and AUPRO from 0.630 to 0.650 and from 0.587 to 0.603, the image scores unchanged.
-Offline, a 3-cell window found less, a 7-cell one as much with a lower AUPRO, a weight of 2 a little more pixel
-AUROC and a lower AUPRO, and dividing each position's contrast by its spread over good parts +0.007 pixel AUROC
-and -0.02 AUPRO; fitted on 80 good images instead of 685 it gave 0.74 / 0.75 (offline).
+the image score does not (the image density already scores such parts, and added to the score it lowered the
+score's accuracy).
 
 It is a projection, a position mean and one precision matrix per mode (under 0.1 MB): nothing is stored per good
 image. Until fitted it adds nothing, so models saved before it keep their maps.

@@ -1,0 +1,131 @@
+"""The station: what runs one inspection when the line asks for it, whatever link the request came in on.
+
+:class:`Station` takes a frame (given, as with REST ``/inspect``) or acquires one (a trigger), runs the predictor,
+logs the result and returns a :class:`~core.lineio.payload.LineResult`. It blocks, so the hub runs it on a
+worker thread, never on its event loop. Failures (no model, no frame, the model raising) become results with the
+ERROR verdict and an error code, so the line always gets an answer and the log keeps a row.
+
+:class:`SourceAcquirer` gets a frame for a trigger from any :class:`~core.sources.base.FrameSource`: a camera
+that offers software trigger (a ``trigger()`` method, see :class:`Triggerable`) is triggered first; a folder is
+replayed from the start when it runs out, which makes a folder of real part images a stand-in camera.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from core.log import InspectionLog
+from core.sources.base import FrameSource, LoadProblem, SourceStatus, StatusKind
+from core.types import Frame, InputMode, InspectionResult, Thresholds, Verdict
+
+from .payload import ErrorCode, LineResult, line_result
+
+
+class AcquisitionError(Exception):
+    """No frame could be had for a trigger (the source ended, failed to load, or timed out)."""
+
+
+@runtime_checkable
+class Triggerable(Protocol):
+    """A source with a software trigger: ``trigger()`` asks for one frame, which ``read()`` then returns."""
+
+    def trigger(self) -> None: ...
+
+
+class SourceAcquirer:
+    """One frame a call from an open ``source``: triggers it if it can, replays a finite source from its start."""
+
+    def __init__(self, source: FrameSource) -> None:
+        self.source = source
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Frame:
+        with self._lock:
+            if isinstance(self.source, Triggerable):
+                self.source.trigger()
+            rewound = False
+            while True:
+                event = self.source.read()
+                if isinstance(event, Frame):
+                    return event
+                if isinstance(event, LoadProblem):
+                    raise AcquisitionError(f"{event.path}: {event.reason}")
+                ended = event is None or (isinstance(event, SourceStatus) and event.kind is StatusKind.END)
+                if ended:
+                    seek = getattr(self.source, "seek", None)
+                    if rewound or seek is None or self.source.stopped:
+                        raise AcquisitionError(f"source {self.source.name} has no more frames")
+                    seek(0)
+                    rewound = True
+
+
+class Station:
+    """Runs one inspection for the line and logs it (see the module docstring).
+
+    ``predictor`` is a :class:`~core.predictor.Predictor` or a callable returning the current one (or None when
+    no model is loaded). ``acquire`` returns a frame for a trigger. Without a ``log``, ids count from 1.
+    """
+
+    def __init__(
+        self,
+        predictor,
+        acquire: Callable[[], Frame] | None = None,
+        log: InspectionLog | None = None,
+        station: str = "line-1",
+        category: str = "",
+    ) -> None:
+        self._predictor = predictor if callable(predictor) and not hasattr(predictor, "predict") else lambda: predictor
+        self.acquire = acquire
+        self.log = log
+        self.station = station
+        self.category = category
+        self._ids = itertools.count(1)
+
+    @property
+    def has_model(self) -> bool:
+        return self._predictor() is not None
+
+    def inspect(self, frame: Frame | None = None, origin: str = "") -> LineResult:
+        """Inspect ``frame`` (or an acquired one); never raises for a failed inspection, returns an ERROR result."""
+        predictor = self._predictor()
+        if predictor is None:
+            return self._failure(ErrorCode.NO_MODEL, "no trained model is loaded", origin, frame)
+        if frame is None:
+            if self.acquire is None:
+                return self._failure(ErrorCode.NO_FRAME, "no image source is set up for triggers", origin, None)
+            try:
+                frame = self.acquire()
+            except Exception as exc:  # a camera can fail in many ways; the line gets one clear answer
+                return self._failure(ErrorCode.NO_FRAME, f"no image: {exc}", origin, None)
+        try:
+            result = predictor.predict(frame)
+        except Exception as exc:
+            return self._failure(ErrorCode.INSPECTION_FAILED, f"inspection failed: {exc}", origin, frame)
+        return self._finish(result, origin, ErrorCode.NONE)
+
+    def _failure(self, code: ErrorCode, message: str, origin: str, frame: Frame | None) -> LineResult:
+        predictor = self._predictor()
+        result = InspectionResult(
+            score=float("nan"),
+            raw_score=float("nan"),
+            verdict=Verdict.ERROR,
+            anomaly_map=np.zeros((0, 0), np.float32),
+            illumination_map=None,
+            thresholds=getattr(predictor, "thresholds", None) or Thresholds(),
+            mode=InputMode.LOWLIGHT,
+            frame=frame,
+            category=getattr(predictor, "category", "") or self.category,
+            model_version=getattr(predictor, "version", ""),
+            error=message,
+        )
+        return self._finish(result, origin, code)
+
+    def _finish(self, result: InspectionResult, origin: str, code: ErrorCode) -> LineResult:
+        source = result.frame.source if result.frame is not None else origin
+        row_id = self.log.record(result, source=source) if self.log is not None else next(self._ids)
+        return line_result(result, row_id, station=self.station, origin=origin, error_code=code, source=source)

@@ -1,0 +1,74 @@
+"""Webhook sink: POSTs each result's JSON to a URL, with a timeout, and retries while the receiver is down.
+
+Results wait in a bounded :class:`~core.lineio.outbox.Outbox`, are sent oldest first, and a result is taken off
+the queue only when the receiver answered 2xx. Any other answer, a timeout or a refused connection is retried
+after a pause that doubles up to ``retry_delay_max``. What the queue had to drop is logged as undelivered.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from .hub import Link
+from .outbox import Outbox
+from .payload import LineResult
+
+
+class WebhookError(Exception):
+    """The receiver answered, but not with 2xx."""
+
+
+class WebhookLink(Link):
+    """POST of the result JSON to ``config.webhook.url``."""
+
+    name = "webhook"
+
+    def __init__(self, hub) -> None:
+        super().__init__(hub)
+        self.config = hub.config.webhook
+        self.client: httpx.AsyncClient | None = None
+        self.outbox = Outbox(
+            self._send,
+            size=hub.config.queue_size,
+            on_dropped=self.dropped,
+            on_sent=self._sent,
+            on_error=self._failed,
+            retry_delay=self.config.retry_delay,
+            retry_delay_max=self.config.retry_delay_max,
+        )
+
+    async def start(self) -> None:
+        self.client = httpx.AsyncClient(timeout=self.config.timeout)
+        self.outbox.start()
+        self.update(status="listening", address=self.config.url, error="")
+
+    async def stop(self) -> None:
+        await self.outbox.close()
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
+
+    async def publish(self, result: LineResult) -> None:
+        self.outbox.put(result)
+        self.update(queued=len(self.outbox))
+
+    async def _send(self, result: LineResult) -> None:
+        assert self.client is not None
+        response = await self.client.post(
+            self.config.url, content=result.to_json(), headers={"Content-Type": "application/json"}
+        )
+        if not 200 <= response.status_code < 300:
+            raise WebhookError(f"HTTP {response.status_code} from {self.config.url}")
+
+    def _sent(self, result: LineResult) -> None:
+        self.message(
+            f"delivered result {result.inspection_id}",
+            status="connected",
+            sent=self.state.sent + 1,
+            queued=len(self.outbox),
+            error="",
+        )
+
+    def _failed(self, exc: Exception) -> None:
+        reason = str(exc) or type(exc).__name__
+        self.update(status="error", error=f"{reason}; {len(self.outbox)} queued, retrying", queued=len(self.outbox))

@@ -1,0 +1,159 @@
+"""Wiring between the GUI and the line links: starts and stops a :class:`~core.lineio.LineHub` for the current
+category, and turns the hub's thread callbacks into Qt signals for the Line I/O page.
+
+The hub's settings are kept per category (``<home>/lineio/<category>.json``). Its station inspects with the
+category's loaded predictor and logs to the application's inspection log. A trigger takes its image from the
+configured trigger source (a folder replayed in turn; a camera with software trigger once one is configured).
+Starting and stopping bind and release ports, which can take a moment, so both run on the thread pool.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import LladError
+from core.lineio import LineConfig, LineConfigStore, LineHub, LinkState, SourceAcquirer, Station
+from core.sources.folder import FolderSource
+from llad_gui.workers.tasks import run_in_pool
+
+
+class LineIOController(QObject):
+    """Owns the line hub of the current category.
+
+    Signals:
+        linkState(object): a :class:`~core.lineio.LinkState` changed (emitted from the hub's thread: queued).
+        runningChanged(bool): the hub started (True) or stopped (False).
+        failed(str): starting failed or the settings could not be saved; the message is for the operator.
+    """
+
+    linkState = Signal(object)
+    runningChanged = Signal(bool)
+    failed = Signal(str)
+
+    def __init__(self, state, parent=None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.store = LineConfigStore(Path(state.home) / "lineio")
+        self.key = state.category or "station"
+        self.config = self._load(self.key)
+        self.hub: LineHub | None = None
+        self._source: FolderSource | None = None
+        self.busy = False  # a start or stop is under way
+        self._starting: tuple | None = None
+        self._closed = False
+        state.categoryChanged.connect(self._category_changed)
+
+    @property
+    def running(self) -> bool:
+        return self.hub is not None
+
+    def _load(self, key: str) -> LineConfig:
+        try:
+            return self.store.load(key)
+        except LladError as exc:
+            self.failed.emit(str(exc))
+            return LineConfig(station=key)
+
+    def _category_changed(self, name: str) -> None:
+        was_running = self.running
+        self.stop(then=lambda: self._switch(name, was_running))
+
+    def _switch(self, name: str, start: bool) -> None:
+        self.key = name or "station"
+        self.config = self._load(self.key)
+        self.runningChanged.emit(False)
+        if start:
+            self.start()
+
+    def save(self, config: LineConfig) -> bool:
+        """Keep ``config`` for the current category; applied at the next start (restarts a running hub)."""
+        try:
+            self.store.save(self.key, config)
+        except LladError as exc:
+            self.failed.emit(str(exc))
+            return False
+        self.config = config
+        if self.running:
+            self.stop(then=self.start)
+        return True
+
+    def start(self) -> None:
+        if self.running or self.busy:
+            return
+        self.busy = True
+        config = self.config
+
+        def start() -> tuple[LineHub, FolderSource | None]:
+            source = None
+            if config.trigger_source:
+                source = FolderSource(config.trigger_source, name="line trigger")
+                source.open()
+            station = Station(
+                lambda: self.state.predictor,
+                SourceAcquirer(source) if source is not None else None,
+                log=self.state.log,
+                station=config.station,
+                category=self.key,
+            )
+            hub = LineHub(config, station, on_state=self._hub_state)
+            try:
+                hub.start()
+            except BaseException:
+                hub.stop()
+                if source is not None:
+                    source.close()
+                raise
+            self._starting = (hub, source)  # so shutdown() can stop it before started() is delivered
+            return hub, source
+
+        def started(value) -> None:
+            self._starting = None
+            self.busy = False
+            if self._closed:
+                return
+            self.hub, self._source = value
+            self.runningChanged.emit(True)
+
+        def failed(message: str) -> None:
+            self.busy = False
+            self.failed.emit(f"line links not started: {message}")
+
+        run_in_pool(start, started, failed, pool=self.state.pool)
+
+    def stop(self, then=None) -> None:
+        """Stop the hub off the GUI thread; ``then()`` runs on the GUI thread afterwards."""
+        hub, source, self.hub, self._source = self.hub, self._source, None, None
+        if hub is None:
+            if then is not None:
+                then()
+            return
+        self.busy = True
+
+        def stop() -> None:
+            hub.stop()
+            if source is not None:
+                source.close()
+
+        def done(_=None) -> None:
+            self.busy = False
+            self.runningChanged.emit(False)
+            if then is not None:
+                then()
+
+        run_in_pool(stop, done, lambda msg: (self.failed.emit(msg), done()), pool=self.state.pool)
+
+    def shutdown(self) -> None:
+        """Stop at once, waiting here (the window is closing)."""
+        self._closed = True
+        self.state.pool.waitForDone(10000)
+        for hub, source in {(self.hub, self._source), self._starting or (None, None)}:
+            if hub is not None:
+                hub.stop()
+            if source is not None:
+                source.close()
+        self.hub = self._source = self._starting = None
+
+    def _hub_state(self, link_state: LinkState) -> None:
+        self.linkState.emit(link_state)
