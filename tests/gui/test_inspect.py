@@ -215,7 +215,7 @@ def test_first_start_shows_the_guide_and_leads_to_train(qtbot, tmp_path, monkeyp
         assert "Create a category" in page.guide.step_labels[0].text()
         assert window.model_label.text() == "no category"
         page.guide.button.click()
-        assert window.tabs.currentWidget() is window.pages["Train"]
+        assert window.current_page() is window.pages["Train"]
     finally:
         window.close()
         state.close()
