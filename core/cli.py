@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from core import __version__
-from core.errors import LladError
+from core.errors import DatasetError, LladError
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -88,7 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train on the dataset's good images and compare with a memory-bank kNN "
         "on the same backbone, well-lit and on a synthetic low-light test set.",
     )
-    p.add_argument("--data", required=True, metavar="DIR", help="an MVTec-layout category, e.g. ../shared/datasets/mtd")
+    p.add_argument("--data", metavar="DIR", help="an MVTec-layout category, e.g. ../shared/datasets/mtd")
+    p.add_argument(
+        "--suite",
+        choices=["compare", "robustness"],
+        default="compare",
+        help="compare: one set well-lit and low-light; robustness: a sweep of cameras over several sets",
+    )
+    p.add_argument("--data-root", metavar="DIR", help="robustness: folder of MVTec-layout sets (../shared/datasets)")
+    p.add_argument("--sets", help="robustness: comma-separated set names under --data-root (default: all)")
+    p.add_argument("--conditions", help="robustness: comma-separated condition names (default: all)")
+    p.add_argument("--reuse", action="store_true", help="robustness: reuse the models cached in --out")
     p.add_argument("--out", default="bench_out", metavar="DIR")
     p.add_argument("--preset", default="default", choices=["default", "fast", "tiny"])
     p.add_argument("--steps", type=int)
@@ -279,8 +289,17 @@ def cmd_log(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.suite == "robustness":
+        from core.robustness import run_suite
+
+        if not args.data_root:
+            raise DatasetError("--suite robustness needs --data-root")
+        run_suite(args)
+        return 0
     from core.bench import run_benchmark
 
+    if not args.data:
+        raise DatasetError("llad bench needs --data (or --suite robustness --data-root)")
     run_benchmark(args)
     return 0
 

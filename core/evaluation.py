@@ -95,12 +95,15 @@ def evaluate(
     *,
     mode: InputMode | None = None,
     lowlight_strength: float | None = None,
+    render: Callable[[np.ndarray, int], np.ndarray] | None = None,
     seed: int = EVAL_SEED,
     batch_size: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> EvalReport:
-    """Run ``predictor`` on every sample and compute the metrics (see the module docstring)."""
+    """Run ``predictor`` on every sample and compute the metrics (see the module docstring). ``render``, if given,
+    turns each test image into the capture to inspect, from the image and a per-image seed (the robustness suite
+    passes a sensor model here)."""
     rows: list[ImageRow] = []
     errors: list[str] = []
     maps, masks = [], []
@@ -118,6 +121,8 @@ def evaluate(
             except ImageLoadError as exc:
                 errors.append(str(exc))
                 continue
+            if render is not None:
+                img = render(img, seed + start + k)
             frames.append(Frame(img, source="eval", ref=str(s.path), partner=partner))
             kept.append(s)
         if not frames:
