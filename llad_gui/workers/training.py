@@ -30,7 +30,8 @@ class TrainingWorker(Job):
 
     def work(self):
         samples = self.recipe.samples()
-        gen = fit(samples, self.config, lowlight_only=self.lowlight_only, cancel=self.cancel_event, **self.fit_kwargs)
+        kwargs = {"roi": self.recipe.roi(), **self.fit_kwargs}  # top-up (core.topup) passes its own
+        gen = fit(samples, self.config, lowlight_only=self.lowlight_only, cancel=self.cancel_event, **kwargs)
         while True:
             try:
                 event = next(gen)
