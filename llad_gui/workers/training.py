@@ -58,7 +58,7 @@ class TopUpWorker(TrainingWorker):
     def work(self):
         self.plan = plan_topup(self.recipe)
         self.config, self.lowlight_only = self.plan.config, self.plan.lowlight_only
-        self.fit_kwargs = self.plan.fit_kwargs
+        self.fit_kwargs = {**self.fit_kwargs, **self.plan.fit_kwargs}
         return super().work()
 
     def finish(self, trained):

@@ -99,7 +99,10 @@ def _paste_defect(image: np.ndarray, x0: float, x1: float) -> np.ndarray:
 
 
 @pytest.mark.dataset
-def test_defect_outside_the_mask_changes_nothing_inside_it_does(mtd, store):
+def test_defect_outside_the_mask_changes_nothing_inside_it_does(mtd, store, tmp_path, capsys):
+    import cv2
+
+    from core.cli import main
     from core.data.io import load_image
     from core.predictor import Predictor
     from core.training import preset, run_fit
@@ -126,3 +129,15 @@ def test_defect_outside_the_mask_changes_nothing_inside_it_does(mtd, store):
     assert float(np.abs(outside.anomaly_map[:, int(0.55 * image.shape[1]) :]).max()) == 0.0
     assert inside.score > base.score + 0.5
     assert inside.verdict != base.verdict and inside.verdict.value == "NG"
+
+    # the CLI inspects with the version's mask too
+    folder = tmp_path / "cli"
+    folder.mkdir()
+    for name, img in (("a_clean", image), ("b_outside", _paste_defect(image, 0.6, 0.95))):
+        cv2.imwrite(str(folder / f"{name}.png"), np.ascontiguousarray(img[:, :, ::-1]))
+    cv2.imwrite(str(folder / "c_inside.png"), np.ascontiguousarray(_paste_defect(image, 0.1, 0.4)[:, :, ::-1]))
+    capsys.readouterr()
+    assert main(["infer", "--recipes", str(store.root), "--category", "masked", str(folder)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["verdict"] for r in rows] == [base.verdict.value, base.verdict.value, "NG"]
+    assert rows[0]["score"] == rows[1]["score"] == pytest.approx(base.score, abs=1e-3)
