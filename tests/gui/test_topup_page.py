@@ -72,3 +72,5 @@ def test_mask_button_opens_the_editor_on_a_good_sample(qtbot, page):
     assert isinstance(dialog, RoiEditorDialog) and dialog.isVisible()
     assert dialog.canvas.mask() == page.state.recipe().roi()
     dialog.reject()
+    # no background task (thumbnails, the model's loading) outlives the page
+    qtbot.waitUntil(lambda: page.gallery._pending <= 0 and page.state.predictor is not None, timeout=120_000)
