@@ -242,9 +242,7 @@ class FeatureEncoder(nn.Module):
 
     #: no-gradient passes on the CPU run a traced, frozen and oneDNN-optimised graph of the trunk
     #: (:mod:`core.graphs`). It keeps the activations in oneDNN's blocked layout from one convolution to the next
-    #: and fuses each with its ReLU6, which eager PyTorch cannot: per 256 x 256 image on 2 threads of the project's
-    #: machine, alternating 30 times, 15.1 -> 10.3 ms at a batch of 4 and 19.5 -> 16.5 ms at a batch of 1 (another
-    #: run: 14.7 -> 10.7 and 19.7 -> 14.7), the maps the same to float rounding (1e-4 on maps reaching 70). The
+    #: and fuses each with its ReLU6, which eager PyTorch cannot; the maps are the same to float rounding. The
     #: encoder is frozen, so a graph never goes stale; one graph serves every batch size of an image size.
     use_graphs: bool = True
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from core.backbone import BACKBONES, DEFAULT_BACKBONE
 from core.calibration import PostProcessor
 from core.errors import RecipeError
-from core.fsio import file_sha256
+from core.fsio import file_sha256, read_json
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.types import InputMode
 
@@ -84,7 +84,6 @@ def read_version(folder: Path):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from core.recipes import read_json
     from core.training import TrainConfig, TrainedModel
 
     meta = read_json(folder / MODEL_FILE)

@@ -20,6 +20,8 @@ from core.data.lowlight import synthesize_lowlight
 from core.metrics import aupro, auroc, confusion, f1_from_confusion
 from core.types import Frame, InputMode, Verdict
 
+EVAL_SEED = 1234
+"""Seed of the synthetic darkening: image ``i`` of a set is darkened with ``EVAL_SEED + i``."""
 PIXEL_EVAL_SIZE = 128
 """Maps and masks are compared at this resolution: pixel metrics change in the third decimal, memory by 4x."""
 
@@ -75,13 +77,25 @@ def _mask(sample: Sample, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(m, shape[::-1], interpolation=cv2.INTER_NEAREST) > 127
 
 
+def load_test_image(
+    sample: Sample, index: int, lowlight_strength: float | None = None, seed: int = EVAL_SEED
+) -> np.ndarray:
+    """The image of ``sample`` (the ``index``-th of its set) as :func:`evaluate` feeds it to the model: darkened
+    with the seed of its place in the set when ``lowlight_strength`` is set, so one image can be shown again
+    exactly as it was evaluated."""
+    img = load_image(sample.path)
+    if lowlight_strength is not None:
+        img, _ = synthesize_lowlight(img, lowlight_strength, seed + index)
+    return img
+
+
 def evaluate(
     predictor,
     samples: Sequence[Sample],
     *,
     mode: InputMode | None = None,
     lowlight_strength: float | None = None,
-    seed: int = 1234,
+    seed: int = EVAL_SEED,
     batch_size: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
@@ -99,13 +113,11 @@ def evaluate(
         frames, kept = [], []
         for k, s in enumerate(chunk):
             try:
-                img = load_image(s.path)
+                img = load_test_image(s, start + k, lowlight_strength, seed)
                 partner = load_image(s.partner) if s.partner is not None else None
             except ImageLoadError as exc:
                 errors.append(str(exc))
                 continue
-            if lowlight_strength is not None:
-                img, _ = synthesize_lowlight(img, lowlight_strength, seed + start + k)
             frames.append(Frame(img, source="eval", ref=str(s.path), partner=partner))
             kept.append(s)
         if not frames:

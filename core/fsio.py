@@ -1,4 +1,5 @@
-"""Durable file writes and file hashes, shared by recipes, checkpoints, the image store and the log export.
+"""Durable file writes, file hashes and checked JSON reads, shared by recipes, checkpoints, the image store and
+the log export.
 
 An atomic write goes to a temporary file in the destination's folder, is flushed and fsynced, renamed over the
 destination, and the folder is fsynced so the rename itself survives a power cut. Readers see the old content or
@@ -15,6 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from core.errors import RecipeError
 
 
 def fsync_dir(folder: Path) -> None:
@@ -67,3 +70,17 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def read_json(path: str | Path) -> dict:
+    """A JSON object from ``path``; a missing or damaged file (not JSON, or not an object) is a RecipeError."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError(f"{path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"{path} is damaged (not valid JSON: {exc})") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path} is damaged (expected a JSON object)")
+    return data

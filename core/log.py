@@ -22,6 +22,7 @@ newer LLAD is refused with :class:`~core.errors.LogError` rather than being misr
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import sqlite3
 import threading
@@ -32,8 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.errors import LogError
-from core.fsio import atomic_writer
+from core.fsio import atomic_writer, file_sha256
 from core.paths import log_path
 from core.types import InputMode, InspectionResult, Verdict
 
@@ -208,6 +211,21 @@ def _to_unix(value: TimeBound, what: str) -> float | None:
     raise LogError(f"{what} must be a date/time, got {type(value).__name__}")
 
 
+def image_digest(image_ref: str | Path = "", saved_image: str | Path = "", image: np.ndarray | None = None) -> str:
+    """The SHA-256 that ties a log row to its picture: of the image file the part was read from when there is
+    one, else of the NG image saved for it, else of the frame's pixels as captured (a camera frame has no
+    file; RGB uint8 bytes in row order). Empty when there is nothing to hash."""
+    for path in (image_ref, saved_image):
+        if path and Path(path).is_file():
+            try:
+                return file_sha256(path)
+            except OSError:
+                continue
+    if image is not None and image.size:
+        return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+    return ""
+
+
 def _row_values(p: PendingRecord) -> tuple:
     r = p.result
     frame = r.frame
@@ -227,7 +245,8 @@ def _row_values(p: PendingRecord) -> tuple:
         "mode": InputMode(r.mode).value,
         "source": str(source),
         "image_ref": str(ref),
-        "image_sha256": p.image_sha256,
+        "image_sha256": p.image_sha256
+        or image_digest(ref, p.saved_image, frame.image if frame is not None and frame.image.size > 3 else None),
         "saved_image": str(p.saved_image),
         "inference_ms": _num(r.total_ms),
         "override_verdict": None,

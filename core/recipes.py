@@ -17,7 +17,6 @@ pointer in ``recipe.json`` moves only after that. A crash at any point leaves th
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import RecipeError
-from core.fsio import atomic_write_bytes, atomic_write_json, fsync_dir
+from core.fsio import atomic_write_bytes, atomic_write_json, fsync_dir, read_json
 from core.types import Thresholds
 
 SCHEMA_VERSION = 1
@@ -55,18 +54,6 @@ def validate_name(name: str) -> str:
     if stripped.split(".")[0].lower() in _RESERVED:
         raise RecipeError(f"category name {name!r} is reserved by the operating system")
     return stripped
-
-
-def read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecipeError(f"{path} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{path} is damaged (not valid JSON: {exc})") from None
-    if not isinstance(data, dict):
-        raise RecipeError(f"{path} is damaged (expected a JSON object)")
-    return data
 
 
 @dataclass

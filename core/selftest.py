@@ -12,18 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-
-def generated_part(rng: np.random.Generator, size: int = 160) -> np.ndarray:
-    """A textured part (brushed-metal-like stripes with a soft gradient), RGB uint8."""
-    base = rng.normal(0, 1, (size // 4, size)).astype(np.float32)
-    stripes = cv2.resize(base, (size, size), interpolation=cv2.INTER_CUBIC)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    img = 110 + 18 * stripes + 30 * (xx - 0.5) + 10 * np.sin(6 * yy)
-    img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
-    return np.repeat(img[:, :, None], 3, axis=2)
+from core.data.synthetic_parts import generated_part
 
 
 def run_selftest(keep: str | None = None, n_images: int = 14) -> dict:

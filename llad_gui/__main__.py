@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         from core.cli import main as cli_main
 
         return cli_main(["selftest"])  # its JSON line, and an exit code that says whether it passed
+    from llad_gui.xcb_check import xcb_problem
+
+    problem = xcb_problem()  # before any Qt library loads: Qt's own message would only say the plugin failed
+    if problem:
+        print(problem, file=sys.stderr)
+        return 3
     from llad_gui.app import run
 
     return run(args.home, args.category, args.source, quit_after_start=args.quit_after_start)

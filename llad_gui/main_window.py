@@ -7,8 +7,19 @@ import importlib
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
 
+from core.types import Verdict
 from llad_gui.pages.inspect_page import InspectPage
 from llad_gui.resources import icon_path
 from llad_gui.widgets.category_combo import CategoryCombo
@@ -24,15 +35,19 @@ OTHER_PAGES = (
 
 
 def load_page(module: str, cls: str, state, parent=None):
-    """The page ``module.cls(state)``, or a label saying it is not available in this build."""
-    try:
-        page_cls = getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError):
-        label = QLabel(f"The {cls.removesuffix('Page')} page is not available in this build yet.")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setObjectName("placeholderPage")
-        return label
-    return page_cls(state, parent)
+    """The page ``module.cls(state)``. A page that cannot be imported raises (ImportError, AttributeError): a
+    broken build must fail loudly at start-up, never show an empty tab as "not available"."""
+    return getattr(importlib.import_module(module), cls)(state, parent)
+
+
+def scrolled(page: QWidget) -> QScrollArea:
+    """``page`` in a frameless scroll area: on a small panel a page taller or wider than the window scrolls
+    instead of pushing the window past the screen (the Inspect page is laid out to fit 1024 x 768 itself)."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -45,14 +60,16 @@ class MainWindow(QMainWindow):
         icon = icon_path("llad.svg")
         if icon.exists():
             self.setWindowIcon(QIcon(str(icon)))
+        others = {title: load_page(module, cls, state) for title, module, cls in OTHER_PAGES}  # before threads start
         self.inspect = InspectPage(state)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.inspect, "Inspect")
-        self.pages = {"Inspect": self.inspect}
-        for title, module, cls in OTHER_PAGES:
-            self.pages[title] = load_page(module, cls, state)
-            self.tabs.addTab(self.pages[title], title)
+        self.pages = {"Inspect": self.inspect, **others}
+        self._tab_of = {"Inspect": self.inspect}
+        for title, page in others.items():
+            self._tab_of[title] = scrolled(page)
+            self.tabs.addTab(self._tab_of[title], title)
         self.setCentralWidget(self.tabs)
         self._status_bar()
         self._actions()
@@ -63,10 +80,15 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 900)
+            self.resize(1280, 800)  # a common panel size; everything also fits 1024 x 768
 
     def show_page(self, title: str) -> None:
-        self.tabs.setCurrentWidget(self.pages[title])
+        self.tabs.setCurrentWidget(self._tab_of[title])
+
+    def current_page(self) -> QWidget:
+        """The page on the current tab (the other pages sit in a scroll area)."""
+        tab = self.tabs.currentWidget()
+        return tab.widget() if isinstance(tab, QScrollArea) else tab
 
     # ---- status bar ---------------------------------------------------------------------------------
     def _status_bar(self) -> None:
@@ -196,6 +218,9 @@ class MainWindow(QMainWindow):
         train = self.pages.get("Train")
         if result is None or result.frame is None:
             self.statusBar().showMessage("No image on screen to add", 4000)
+            return
+        if result.verdict is Verdict.ERROR:  # unreadable, or no model judged it: not known to be a good part
+            self.statusBar().showMessage(f"Image not added: it was not inspected ({result.error})", 6000)
             return
         if not hasattr(train, "add_frame"):
             self.statusBar().showMessage("The Train page is not available", 4000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 
 from core.resources import resource_path
@@ -18,3 +20,9 @@ def style_path(name: str = "app.qss") -> Path:
 def read_style(name: str = "app.qss") -> str:
     path = style_path(name)
     return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+@cache
+def palette() -> dict:
+    """Colours the stylesheet cannot reach (table cells, plots), from ``resources/styles/palette.json``."""
+    return json.loads(style_path("palette.json").read_text(encoding="utf-8"))

@@ -4,8 +4,10 @@
 
 Without ``--home`` it trains a small category "tiles" (core's "tiny" preset) on a few MTD good images into a
 temporary LLAD home. It then opens an MTD test folder, inspects it, shows the defective image that scores
-highest, and saves: the first-start guide, the inspect page with the overlay on that part, the illumination
-view, and the thresholds/histogram panel. Settings go to a temporary folder; nothing of the user's is touched.
+highest, and saves at 1024 x 768 (the smallest panel the window is laid out for): the first-start guide, the
+inspect page with the overlay on that part, the illumination view, the history/histogram strip, and the same
+part darkened as on a dim line (heatmap over the brightened image). Settings go to a temporary folder; nothing
+of the user's is touched.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
 
-SIZE = (1440, 900)
+SIZE = (1024, 768)
 DEFECT_TYPES = ("blowhole", "break", "crack", "fray", "uneven")
 
 
@@ -62,6 +64,28 @@ def most_defective(predictor, mtd: Path, per_type: int = 12) -> tuple[str, int]:
             best = max(best, (r.score, kind, i))
     print(f"most defective: {best[1]} #{best[2]} (score {best[0]:.2f})", flush=True)
     return best[1], best[2]
+
+
+def dark_shot(app, window, image_path: Path, tmp: Path, out: Path) -> None:
+    """The part taken as on a dim line (synthetic low light) and inspected as low-light."""
+    import cv2
+
+    from core.data.io import load_image
+    from core.data.lowlight import synthesize_lowlight
+    from core.types import InputMode
+    from llad_gui.workers.acquisition import SourceSpec
+
+    dark, _ = synthesize_lowlight(load_image(image_path), seed=3)
+    path = tmp / f"dark_{image_path.stem}.png"
+    cv2.imwrite(str(path), dark[:, :, ::-1])
+    page = window.inspect
+    page.set_lighting(InputMode.LOWLIGHT)
+    n = len(page.history)
+    page.open_source(SourceSpec("files", str(path), files=[str(path)]))
+    wait(app, lambda: len(page.history) > n)
+    page.view.reset_zoom()
+    grab(app, window, out)
+    page.set_lighting(None)
 
 
 def grab(app, widget, path: Path) -> None:
@@ -126,7 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     page.view_controls.set_view_mode("illumination")
     grab(app, window, args.out / "illumination.png")
     page.view_controls.set_view_mode("overlay")
-    grab(app, page.verdict.parentWidget(), args.out / "thresholds-histogram.png")
+    left = page.splitters["inspect/left"]
+    sizes = left.sizes()
+    left.setSizes([sum(sizes) - 300, 300])  # the strip under the image taller, for a readable picture of it
+    grab(app, page.histogram.parentWidget(), args.out / "thresholds-histogram.png")
+    left.setSizes(sizes)
+    dark_shot(app, window, images[index], tmp, args.out / "inspect-dark.png")
     window.close()
     state.close()
     return 0

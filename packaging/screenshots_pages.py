@@ -1,11 +1,13 @@
-"""Screenshots of the Train, Evaluate and Log pages for docs/training-guide.md, taken offscreen.
+"""Screenshots of the Train, Evaluate and Log pages for docs/training-guide.md, taken offscreen in the real
+main window at 1024 x 768 (the smallest panel the window is laid out for).
 
-    python packaging/screenshots_pages.py [--out docs/screenshots]
+    python packaging/screenshots_pages.py [--out docs/screenshots] [--fast-model]
 
 Builds a temporary LLAD home: a category "tiles" with 14 MTD good images and a first version trained with
 core's "tiny" preset, then drives the pages themselves: trains a second version with the Fast preset through the
-Train page (shot mid-run and at the end), evaluates an MTD subset (6 good, 6 defective) and logs a few
-inspections. Settings and data go to temporary folders; the MTD dataset is read in place.
+Train page (shot mid-run and at the end), evaluates an MTD subset (6 good, 6 defective) and logs a few inspections. With
+``--fast-model`` the Evaluate and Log pages use a Fast-preset model of 100 images (several minutes to train)
+instead of the tiny one. Settings and data go to temporary folders; the MTD dataset is read in place.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 MTD = REPO.parent / "shared" / "datasets" / "mtd"
-SIZE = (1440, 860)
+SIZE = (1024, 768)
 
 
 def wait(app, condition, timeout: float = 300.0) -> None:
@@ -46,6 +48,7 @@ def shoot(app, widget, path: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    ap.add_argument("--fast-model", action="store_true", help="evaluate a Fast-preset model of 100 images")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -62,11 +65,7 @@ def main() -> int:
     from core.predictor import Predictor
     from core.recipes import RecipeStore
     from core.training import preset, run_fit
-    from llad_gui.app import make_application
-    from llad_gui.pages.evaluate_page import EvaluatePage
-    from llad_gui.pages.log_page import LogPage
-    from llad_gui.pages.train_page import TrainPage
-    from llad_gui.state import AppState
+    from llad_gui.app import build_window, make_application
 
     app = make_application()
     home = tmp / "home"
@@ -79,14 +78,14 @@ def main() -> int:
     print("training v001 (tiny)…")
     recipe.save_version(run_fit(recipe.samples(), preset("tiny", steps=15), calibration_defects=6), activate=True)
 
-    state = AppState(home)
-    state.set_category("tiles")
+    state, window = build_window(home, category="tiles")
+    window.resize(*SIZE)
+    window.show()
     wait(app, lambda: state.predictor is not None)
 
     # ---- Train page: a repeated frame flagged, training v002 live, then the summary ----------------------
-    page = TrainPage(state)
-    page.resize(*SIZE)
-    page.show()
+    page = window.pages["Train"]
+    window.show_page("Train")
     wait(app, lambda: page.gallery.counts()[1] == 14)
     page.add_good_sample(load_image(goods[2]))  # the same view again, as a still camera would give it
     wait(app, lambda: len(page.gallery.duplicates()) == 1)
@@ -95,16 +94,17 @@ def main() -> int:
     page.fit_options = {"calibration_defects": 6}
     page.train_button.click()
     wait(app, lambda: len(page.loss_plot.losses) >= 35)
-    shoot(app, page, out / "train_running.png")
-    wait(app, lambda: not page.is_training())
-    page.versions.selectRow(0)
-    shoot(app, page, out / "train_finished.png")
-    # the Evaluate and Log pages show a model as an operator would run it: the fast preset on 100 good tiles
-    recipe.import_samples(goods[14:100])
-    print("training v003 (fast preset, 100 images)…")
-    fast = recipe.save_version(run_fit(recipe.samples(), preset("fast")))
-    page.activate_version(fast)
-    wait(app, lambda: state.predictor is not None and state.predictor.version == fast)
+    shoot(app, window, out / "train_running.png")
+    wait(app, lambda: not page.is_training(), timeout=1800.0)  # the Fast preset: minutes on a busy 2-core PC
+    shoot(app, window, out / "train_finished.png")
+    page.activate_new()
+    wait(app, lambda: state.predictor is not None and state.predictor.version == page.last_version)
+    if args.fast_model:  # a model as an operator would run it: the fast preset on 100 good tiles
+        recipe.import_samples(goods[14:100])
+        print("training v003 (fast preset, 100 images)…")
+        fast = recipe.save_version(run_fit(recipe.samples(), preset("fast")))
+        page.activate_version(fast)
+        wait(app, lambda: state.predictor is not None and state.predictor.version == fast)
 
     # ---- Evaluate page -------------------------------------------------------------------------------
     subset = tmp / "mtd-subset"
@@ -115,15 +115,16 @@ def main() -> int:
             if kind != "good":
                 (subset / "ground_truth" / kind).mkdir(parents=True, exist_ok=True)
                 shutil.copy2(MTD / "ground_truth" / kind / f"{p.stem}_mask.png", subset / "ground_truth" / kind)
-    ev = EvaluatePage(state)
-    ev.resize(*SIZE)
-    ev.show()
-    shoot(app, ev, out / "evaluate_empty.png")
+    ev = window.pages["Evaluate"]
+    window.show_page("Evaluate")
+    shoot(app, window, out / "evaluate_empty.png")
     ev.run(subset)
-    wait(app, lambda: ev.report is not None)
+    wait(app, lambda: ev.evaluation is not None)
+    shoot(app, ev, out / "evaluate_assistant.png")  # the threshold assistant's tab, with the test set drawn
+    ev.threshold_tabs.setCurrentIndex(1)
     ev.frr_spin.setValue(0.0)
     ev.suggest()
-    shoot(app, ev, out / "evaluate_results.png")
+    shoot(app, window, out / "evaluate_results.png")
     dialog = ev.open_row(0)
     wait(app, lambda: dialog.image.pixmap() is not None and not dialog.image.pixmap().isNull())
     shoot(app, dialog, out / "evaluate_overlay.png")
@@ -136,19 +137,17 @@ def main() -> int:
     for i, p in enumerate(paths):
         r = predictor.predict(str(p))
         state.log.record(r, source="folder", image_ref=p, when=now - (len(paths) - i) * 37)
-    log = LogPage(state)
-    log.resize(SIZE[0], 560)
-    log.show()
-    wait(app, lambda: log.model.rowCount() == len(paths))
+    log = window.pages["Log"]
+    window.show_page("Log")
+    log.reload()
+    wait(app, lambda: log.model.rowCount() >= len(paths))
     overridden = log.model.rows[2]
     said_ng = overridden.verdict.value == "NG"
     log.mark_wrong(overridden.id, "good part: the stripe is normal grain" if said_ng else "scratch on the rim, missed")
     log.table.selectRow(2)
-    shoot(app, log, out / "log_page.png")
+    shoot(app, window, out / "log_page.png")
 
-    log.shutdown()
-    ev.shutdown()
-    page.shutdown()
+    window.close()
     state.close()
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -120,12 +120,11 @@ class AnomalyDetector(nn.Module):
     """Encoder, network and map generator wired for inference."""
 
     #: no-gradient passes of the network on the CPU run a traced, frozen graph (:mod:`core.graphs`), one per
-    #: image size and version of the weights: at a batch of one, 76 -> 68 ms well-lit and 81 -> 76 ms low-light
-    #: per image end to end on the project's machine (interleaved), the scores the same to 2e-6
+    #: image size and version of the weights: fewer calls through Python at a batch of one, the same scores to
+    #: float rounding
     use_graphs: bool = True
     #: with :attr:`use_graphs`, each mode's map (:func:`mode_map`: some hundred small operations after the network)
-    #: runs as a traced graph too, one per batch shape and version of the mode's terms: that stage alone took 13 ->
-    #: 9 ms low-light and 10 -> 9 ms well-lit at a batch of one on the project's machine, the maps and scores the
+    #: runs as a traced graph too, one per batch shape and version of the mode's terms, the maps and scores the
     #: same to the digit. Off by default: calibration fits the terms one by one between passes, and a trace at
     #: each would cost more than it saves; a :class:`~core.predictor.Predictor`, whose model no longer changes,
     #: turns it on

@@ -1,10 +1,11 @@
 """The Evaluate page: run the active model on a labelled folder, read the metrics, look at single images, and
-choose the image threshold from evidence.
+choose the image threshold from evidence: the calibration's trade-off (threshold assistant) or the test set.
 
 The folder is an MVTec AD category (``test/<type>/`` with ``ground_truth/`` masks) or any folder with ``good/``
-and ``bad/`` sub-folders. Evaluation runs on its own thread with its own copy of the model (see
-:mod:`llad_gui.workers.evaluation`). The confusion matrix and the verdicts in the table follow the *current*
-thresholds, so applying a suggested threshold shows its effect at once without running the model again.
+and ``bad/`` sub-folders. Evaluation runs on its own thread (:mod:`llad_gui.workers.evaluation`) and returns a
+:class:`core.evaluation_run.EvaluationRun`, which does the maths; this page only lays it out. The confusion grid,
+the verdicts in the table and the assistant's operating point follow the *current* thresholds, so applying a
+threshold shows its effect at once without running the model again.
 """
 
 from __future__ import annotations
@@ -12,17 +13,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QButtonGroup,
     QCheckBox,
-    QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -31,111 +29,43 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QRadioButton,
+    QScrollArea,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from core.threshold_advice import Suggestion, confusion_at, suggest_best_f1, suggest_for_false_reject
-from core.types import Frame, Thresholds, Verdict
+from core.errors import LladError
+from core.evaluation_run import EvaluationRun, EvaluationSettings
+from core.threshold_advice import Suggestion, TradeOff, tradeoff_from_version
+from core.types import Thresholds
+from llad_gui.widgets.eval_results import ConfusionGrid, EvalRowsModel, OverlayDialog, SuggestPanel
 from llad_gui.widgets.lighting import LightingCombo
+from llad_gui.widgets.threshold_assistant import ThresholdAssistant
 from llad_gui.workers.evaluation import EvaluationWorker
 from llad_gui.workers.tasks import run_in_pool
 
-COLUMNS = ("File", "Type", "Score", "Verdict")
-VERDICT_COLORS = {"OK": QColor(30, 130, 60), "NG": QColor(190, 30, 30), "UNCERTAIN": QColor(200, 120, 0)}
+NO_RUN_HINT = "Run an evaluation, then ask for a suggestion."
+METRICS = (
+    ("image_auroc", "Image AUROC", "How well scores separate good from defective parts (1.0 = perfectly)"),
+    ("pixel_auroc", "Pixel AUROC", "How well the heatmap finds defect pixels (needs ground-truth masks)"),
+    ("aupro", "AUPRO", "Share of each defect region found, averaged over regions (needs masks)"),
+    ("f1", "F1 at threshold", "Balance of caught defects and false alarms at the current threshold"),
+    ("counts", "Images", ""),
+    ("speed", "Speed", ""),
+)
 
 
-def _fmt(x: float, none: str = "–") -> str:
+def _fmt(x: float | None, none: str = "–") -> str:
     return none if x is None or not math.isfinite(x) else f"{x:.3f}"
-
-
-class EvalRowsModel(QAbstractTableModel):
-    """The evaluated images; verdicts are re-decided from the scores whenever the thresholds change."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.rows = []
-        self.thresholds = Thresholds()
-
-    def rowCount(self, parent=None) -> int:  # noqa: N802 - Qt override
-        return 0 if parent is not None and parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=None) -> int:  # noqa: N802 - Qt override
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802 - Qt override
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
-
-    def verdict(self, row) -> str:
-        return self.thresholds.decide(row.score).value
-
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        r, c = self.rows[index.row()], index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (Path(r.path).name, r.defect_type, f"{r.score:.3f}", self.verdict(r))[c]
-        if role == Qt.ItemDataRole.UserRole:  # sort key
-            return (Path(r.path).name, r.defect_type, r.score, self.verdict(r))[c]
-        if role == Qt.ItemDataRole.ForegroundRole and c == 3:
-            return QBrush(VERDICT_COLORS.get(self.verdict(r), QColor(0, 0, 0)))
-        if role == Qt.ItemDataRole.BackgroundRole:
-            wrong = (self.verdict(r) != Verdict.OK.value) != bool(r.label)
-            return QBrush(QColor(255, 235, 235)) if wrong else None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            truth = "defective" if r.label else "good"
-            return f"{r.path}\nactually {truth}; score {r.score:.3f} (1.0 = calibrated threshold)"
-        if role == Qt.ItemDataRole.TextAlignmentRole and c == 2:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def set_rows(self, rows) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def set_thresholds(self, t: Thresholds) -> None:
-        self.thresholds = t
-        if self.rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, len(COLUMNS) - 1))
-
-
-class OverlayDialog(QDialog):
-    """One evaluated image with the anomaly heatmap and defect contours (core.visualize.overlay)."""
-
-    def __init__(self, title: str, parent=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self.image = QLabel("Running the model on this image…")
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumSize(420, 420)
-        self.caption = QLabel("")
-        self.caption.setWordWrap(True)
-        self.caption.setTextFormat(Qt.TextFormat.RichText)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.image, 1)
-        layout.addWidget(self.caption)
-
-    def show_array(self, rgb: np.ndarray, caption: str) -> None:
-        rgb = np.ascontiguousarray(rgb)
-        h, w = rgb.shape[:2]
-        qimg = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
-        pix = QPixmap.fromImage(qimg)
-        side = max(self.image.width(), self.image.height(), 420) - 8
-        pix = pix.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        self.image.setPixmap(pix)
-        self.caption.setText(caption)
 
 
 class EvaluatePage(QWidget):
     """Evaluation of the current category's active model on a labelled folder.
 
-    Signals: ``evaluationFinished(object report)``, ``evaluationFailed(str)``, ``evaluationCancelled()``.
+    Signals: ``evaluationFinished(EvaluationRun)``, ``evaluationFailed(str)``, ``evaluationCancelled()``.
     Public: ``run(folder=None)``, ``cancel()``, ``suggest()``, ``apply_suggestion()``, ``open_row(row)``.
     """
 
@@ -147,17 +77,17 @@ class EvaluatePage(QWidget):
         super().__init__(parent)
         self.state = state
         self.worker: EvaluationWorker | None = None
-        self.report = None
+        self.evaluation: EvaluationRun | None = None
+        self.calibration: TradeOff | None = None
         self.suggestion: Suggestion | None = None
         self.dialog: OverlayDialog | None = None
-        self._run_text = ""
         self._build()
         state.categoryChanged.connect(lambda _: self._category_changed())
-        state.versionsChanged.connect(lambda _: self._update_buttons())
-        state.modelChanged.connect(self._update_buttons)
+        state.versionsChanged.connect(lambda _: self._model_changed())
+        state.modelChanged.connect(self._model_changed)
         state.thresholdsChanged.connect(self._thresholds_changed)
         self.rows_model.set_thresholds(state.thresholds)
-        self._update_buttons()
+        self._model_changed()
 
     # ---- layout --------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -209,14 +139,7 @@ class EvaluatePage(QWidget):
 
         self.metric_labels: dict[str, QLabel] = {}
         metrics = QFormLayout()
-        for key, label, tip in (
-            ("image_auroc", "Image AUROC", "How well scores separate good from defective parts (1.0 = perfectly)"),
-            ("pixel_auroc", "Pixel AUROC", "How well the heatmap finds defect pixels (needs ground-truth masks)"),
-            ("aupro", "AUPRO", "Share of each defect region found, averaged over regions (needs masks)"),
-            ("f1", "F1 at threshold", "Balance of caught defects and false alarms at the current threshold"),
-            ("counts", "Images", ""),
-            ("speed", "Speed", ""),
-        ):
+        for key, label, tip in METRICS:
             value = QLabel("–")
             value.setObjectName("metricValue")
             value.setToolTip(tip)
@@ -225,70 +148,27 @@ class EvaluatePage(QWidget):
             metrics.addRow(name, value)
             self.metric_labels[key] = value
         self.confusion_caption = QLabel("Confusion at the current threshold")
-        self.confusion_cells: dict[str, QLabel] = {}
-        grid = QGridLayout()
-        grid.addWidget(QLabel(""), 0, 0)
-        grid.addWidget(QLabel("<b>passed (OK)</b>"), 0, 1)
-        grid.addWidget(QLabel("<b>rejected (NG / uncertain)</b>"), 0, 2)
-        for r, (truth, keys) in enumerate(((" good parts", ("tn", "fp")), (" defective parts", ("fn", "tp"))), 1):
-            grid.addWidget(QLabel(f"<b>{truth}</b>"), r, 0)
-            for c, key in enumerate(keys, 1):
-                cell = QLabel("–")
-                cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                cell.setMinimumWidth(70)
-                good_cell = key in ("tn", "tp")
-                cell.setStyleSheet(
-                    f"background: {'#e3f3e6' if good_cell else '#fbe3e3'}; padding: 6px; font-size: 15px;"
-                )
-                cell.setToolTip(
-                    {
-                        "tn": "good parts passed (right)",
-                        "fp": "good parts rejected (false rejects)",
-                        "fn": "defective parts passed (escapes!)",
-                        "tp": "defective parts rejected (right)",
-                    }[key]
-                )
-                grid.addWidget(cell, r, c)
-                self.confusion_cells[key] = cell
+        self.confusion = ConfusionGrid()
+        self.confusion_cells = self.confusion.cells
         results_box = QGroupBox("Results")
         rl = QVBoxLayout(results_box)
         rl.addLayout(metrics)
         rl.addWidget(self.confusion_caption)
-        rl.addLayout(grid)
+        rl.addWidget(self.confusion)
 
-        self.frr_radio = QRadioButton("Reject at most")
-        self.f1_radio = QRadioButton("Best F1 (balance escapes and false rejects)")
-        self.frr_radio.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.frr_radio)
-        group.addButton(self.f1_radio)
-        self.frr_spin = QDoubleSpinBox()
-        self.frr_spin.setRange(0.0, 50.0)
-        self.frr_spin.setDecimals(1)
-        self.frr_spin.setSingleStep(0.5)
-        self.frr_spin.setValue(1.0)
-        self.frr_spin.setSuffix(" % of good parts")
-        self.suggest_button = QPushButton("Suggest threshold")
+        self.assistant = ThresholdAssistant()
+        self.assistant.thresholdChosen.connect(self._set_image_threshold)
+        self.threshold_tabs = QTabWidget()
+        self.threshold_tabs.addTab(self.assistant, "Assistant (calibration)")
+        panel = SuggestPanel(NO_RUN_HINT)
+        self.frr_radio, self.f1_radio, self.frr_spin = panel.frr_radio, panel.f1_radio, panel.frr_spin
+        self.suggest_button, self.apply_button = panel.suggest_button, panel.apply_button
+        self.suggestion_label = panel.suggestion_label
         self.suggest_button.clicked.connect(self.suggest)
-        self.suggestion_label = QLabel("Run an evaluation, then ask for a suggestion.")
-        self.suggestion_label.setWordWrap(True)
-        self.apply_button = QPushButton("Apply")
-        self.apply_button.setToolTip("Use this image threshold for inspection (pixel threshold and band are kept)")
         self.apply_button.clicked.connect(self.apply_suggestion)
-        frr_row = QHBoxLayout()
-        frr_row.addWidget(self.frr_radio)
-        frr_row.addWidget(self.frr_spin)
-        frr_row.addStretch(1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.suggest_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.apply_button)
-        suggest_box = QGroupBox("Choose the threshold")
-        sl = QVBoxLayout(suggest_box)
-        sl.addLayout(frr_row)
-        sl.addWidget(self.f1_radio)
-        sl.addLayout(buttons)
-        sl.addWidget(self.suggestion_label)
+        self.threshold_tabs.addTab(panel, "From this test set")
+        threshold_box = QGroupBox("Choose the threshold")
+        QVBoxLayout(threshold_box).addWidget(self.threshold_tabs)
 
         self.rows_model = EvalRowsModel(self)
         self.proxy = QSortFilterProxyModel(self)
@@ -321,21 +201,24 @@ class EvaluatePage(QWidget):
         tl.addWidget(self.table, 1)
         tl.addWidget(table_hint)
 
-        left = QWidget()
+        left = QWidget()  # scrolls rather than squeezing the assistant's plot into its controls on a short screen
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(left)
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(results_box)
-        ll.addWidget(suggest_box)
-        ll.addStretch(1)
+        ll.addWidget(threshold_box, 1)
         splitter = QSplitter()
-        splitter.addWidget(left)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left.ensurePolished()  # the style sheet's fonts, so the width below is the one shown
+        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        splitter.addWidget(scroll)
         splitter.addWidget(table_box)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([480, 800])
         layout = QVBoxLayout(self)
-        self.setStyleSheet(
-            "QPushButton#primaryButton:disabled { background: #b0bec5; color: #eceff1; border-color: #90a4ae; }"
-        )
         layout.addWidget(run_box)
         layout.addWidget(splitter, 1)
 
@@ -345,11 +228,9 @@ class EvaluatePage(QWidget):
         if path:
             self.folder_edit.setText(path)
 
-    def settings(self) -> dict:
-        return {
-            "mode": self.mode_combo.mode(),
-            "lowlight_strength": self.strength_spin.value() if self.lowlight_check.isChecked() else None,
-        }
+    def settings(self) -> EvaluationSettings:
+        strength = self.strength_spin.value() if self.lowlight_check.isChecked() else None
+        return EvaluationSettings(self.mode_combo.mode(), strength)
 
     def run(self, folder: str | Path | None = None) -> bool:
         """Start evaluating ``folder`` (default: the folder field); False if it cannot start."""
@@ -363,11 +244,7 @@ class EvaluatePage(QWidget):
             self.status.setText("This category has no active model: train and activate one on the Train page.")
             return False
         self.state.settings.setValue("evaluate/folder", folder)
-        opts = self.settings()
-        self._run_text = f" Mode: {self.mode_combo.currentText().lower()}" + (
-            f", test images darkened (strength {opts['lowlight_strength']:.1f})." if opts["lowlight_strength"] else "."
-        )
-        self.worker = EvaluationWorker(recipe, folder, self.state.thresholds, **self.settings())
+        self.worker = EvaluationWorker(recipe, folder, self.state.thresholds, self.settings())
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
@@ -394,32 +271,25 @@ class EvaluatePage(QWidget):
         self.progress.setRange(0, 100)
         self._update_buttons()
 
-    def _finished(self, report) -> None:
-        settings = self._run_text
+    def _finished(self, evaluation: EvaluationRun) -> None:
+        self.evaluation = evaluation  # first: the buttons below are refreshed from it
+        self.suggestion = None
+        self.rows_model.set_rows(evaluation.rows)
         self._end()
         self.progress.setValue(100)
-        self.report = report
-        self.suggestion = None
-        self.rows_model.set_rows(report.rows)
-        self.table.sortByColumn(
-            self.table.horizontalHeader().sortIndicatorSection(), self.table.horizontalHeader().sortIndicatorOrder()
-        )
-        c = report.counts
-        m = self.metric_labels
+        header = self.table.horizontalHeader()
+        self.table.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        report, m = evaluation.report, self.metric_labels
         m["image_auroc"].setText(_fmt(report.image_auroc))
-        masks = math.isfinite(report.pixel_auroc)
-        m["pixel_auroc"].setText(_fmt(report.pixel_auroc) if masks else "– (no masks)")
-        m["aupro"].setText(_fmt(report.aupro) if masks else "– (no masks)")
-        m["counts"].setText(
-            f"{c['good']} good, {c['defective']} defective"
-            + (f", {c['unreadable']} unreadable" if c["unreadable"] else "")
-        )
+        m["pixel_auroc"].setText(_fmt(report.pixel_auroc) if evaluation.has_masks else "– (no masks)")
+        m["aupro"].setText(_fmt(report.aupro) if evaluation.has_masks else "– (no masks)")
+        m["counts"].setText(evaluation.counts_text())
         m["speed"].setText(f"{report.ms_per_image:.0f} ms per image")
-        self._update_confusion()
+        self._thresholds_changed(self.state.thresholds)
+        self._show_tradeoff()
         self.suggestion_label.setText("Choose a target and press Suggest threshold.")
-        errors = f" {len(report.errors)} file(s) could not be read: {report.errors[0]}" if report.errors else ""
-        self.status.setText(f"Done: {len(report.rows)} images evaluated.{settings}{errors}")
-        self.evaluationFinished.emit(report)
+        self.status.setText(evaluation.summary())
+        self.evaluationFinished.emit(evaluation)
 
     def _failed(self, message: str) -> None:
         self._end()
@@ -432,114 +302,95 @@ class EvaluatePage(QWidget):
         self.evaluationCancelled.emit()
 
     # ---- thresholds ----------------------------------------------------------------------------------
-    def _scores_labels(self):
-        rows = self.rows_model.rows
-        return np.array([r.score for r in rows], float), np.array([r.label for r in rows], bool)
-
-    def _update_confusion(self) -> None:
-        if not self.rows_model.rows:
-            return
-        scores, labels = self._scores_labels()
-        t = self.state.thresholds
-        conf = confusion_at(scores, labels, t)
-        for key, cell in self.confusion_cells.items():
-            cell.setText(str(conf[key]))
-        p = conf["tp"] / max(conf["tp"] + conf["fp"], 1)
-        r = conf["tp"] / max(conf["tp"] + conf["fn"], 1)
-        self.metric_labels["f1"].setText(f"{2 * p * r / max(p + r, 1e-12):.3f}")
-        self.confusion_caption.setText(f"<b>Confusion at image threshold {t.image:.3f}</b> (1.0 = calibrated)")
-
     def _thresholds_changed(self, t: Thresholds) -> None:
         self.rows_model.set_thresholds(t)
-        self._update_confusion()
+        self.assistant.set_thresholds(t)
+        if self.evaluation is not None:
+            self.confusion.set_counts(self.evaluation.confusion(t))
+            self.metric_labels["f1"].setText(_fmt(self.evaluation.f1(t)))
+            self.confusion_caption.setText(f"<b>Confusion at image threshold {t.image:.3f}</b> (1.0 = calibrated)")
+        if self.suggestion is not None:
+            self.suggestion_label.setText(self._suggestion_text(self.suggestion))
+        self._update_buttons()
 
-    def suggest(self) -> Suggestion | None:
-        """Suggest an image threshold for the chosen target from the last evaluation."""
-        if not self.rows_model.rows:
-            return None
-        scores, labels = self._scores_labels()
-        band = self.state.thresholds.uncertain_band
-        try:
-            if self.f1_radio.isChecked():
-                s = suggest_best_f1(scores, labels, band)
-            else:
-                s = suggest_for_false_reject(scores, labels, self.frr_spin.value() / 100.0, band)
-        except ValueError as exc:
-            self.suggestion = None
-            self.suggestion_label.setText(str(exc))
-            self._update_buttons()
-            return None
-        self.suggestion = s
-        self.suggestion_label.setText(
+    def _suggestion_text(self, s: Suggestion) -> str:
+        return (
             f"Suggested image threshold <b>{s.threshold:.3f}</b> ({s.reason}). On this set it rejects "
             f"{s.false_reject_rate:.1%} of good parts and lets {s.miss_rate:.1%} of defective parts pass; "
             f"F1 {s.f1:.3f}. Now: {self.state.thresholds.image:.3f}."
         )
+
+    def suggest(self) -> Suggestion | None:
+        """Suggest an image threshold for the chosen target from the last evaluation."""
+        if self.evaluation is None:
+            return None
+        rate = None if self.f1_radio.isChecked() else self.frr_spin.value() / 100.0
+        try:
+            self.suggestion = self.evaluation.suggest(self.state.thresholds.uncertain_band, rate)
+        except ValueError as exc:
+            self.suggestion = None
+            self.suggestion_label.setText(str(exc))
+        else:
+            self.suggestion_label.setText(self._suggestion_text(self.suggestion))
         self._update_buttons()
-        return s
+        return self.suggestion
 
     def apply_suggestion(self) -> None:
-        if self.suggestion is None:
-            return
+        if self.suggestion is not None:
+            self._set_image_threshold(self.suggestion.threshold)
+
+    def _set_image_threshold(self, image: float) -> None:
         t = self.state.thresholds
-        self.state.set_thresholds(Thresholds(self.suggestion.threshold, t.pixel, t.uncertain_band))
-        self.state.message.emit(f"image threshold set to {self.suggestion.threshold:.3f}")
-        self._update_buttons()
+        self.state.set_thresholds(Thresholds(image, t.pixel, t.uncertain_band))
+        self.state.message.emit(f"image threshold set to {image:.3f}")
+
+    def _show_tradeoff(self) -> None:
+        """The active version's calibration trade-off, with the last evaluation's test set beside it."""
+        if self.calibration is None:
+            self.assistant.set_tradeoff(None)
+            return
+        reference = self.evaluation.reference_set() if self.evaluation is not None else None
+        self.assistant.set_tradeoff(TradeOff(self.calibration.sets, reference))
 
     # ---- single image --------------------------------------------------------------------------------
     def open_row(self, proxy_row: int) -> OverlayDialog | None:
         """Show the image of a table row (a row of the sorted view) with its heatmap overlay."""
-        report = self.report
-        predictor = getattr(report, "predictor", None)
-        if report is None or predictor is None:
+        evaluation = self.evaluation
+        if evaluation is None:
             return None
-        src = self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()
-        row = self.rows_model.rows[src]
-        paths = [str(s.path) for s in getattr(report, "samples", [])]
-        index = paths.index(row.path) if row.path in paths else 0
-        settings = self.settings()
+        row = self.rows_model.rows[self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()]
         thresholds = self.state.thresholds
-        self.dialog = OverlayDialog(Path(row.path).name, self)
-        self.dialog.resize(720, 720)
-        self.dialog.show()
-
-        def work():
-            from core.data.io import load_image
-            from core.data.lowlight import synthesize_lowlight
-            from core.visualize import overlay
-
-            img = load_image(row.path)
-            if settings["lowlight_strength"] is not None:  # the same seeded darkening as the evaluation
-                img, _ = synthesize_lowlight(img, settings["lowlight_strength"], 1234 + index)
-            result = predictor.predict(Frame(img, source="eval", ref=row.path), settings["mode"])
-            return overlay(img, result.anomaly_map, pixel_threshold=thresholds.pixel), result
-
-        dialog = self.dialog
-
-        def done(out):
-            rgb, result = out
-            truth = f"defective ({row.defect_type})" if row.label else "good"
-            dialog.show_array(
-                rgb,
-                f"<b>Actually {truth}</b> · score {result.score:.3f} → "
-                f"<b>{thresholds.decide(result.score).value}</b> at image threshold {thresholds.image:.3f}.<br>"
-                "Colours: blue = like the good samples, red = unlike them; outlined: regions over the pixel "
-                "threshold.",
-            )
-
-        run_in_pool(work, done, lambda msg: dialog.caption.setText(f"could not show the image: {msg}"))
-        return self.dialog
+        dialog = self.dialog = OverlayDialog(Path(row.path).name, self)
+        dialog.resize(720, 720)
+        dialog.show()
+        run_in_pool(
+            lambda: evaluation.show_row(row, thresholds),
+            lambda view: dialog.show_array(view.image, view.caption),
+            lambda msg: dialog.caption.setText(f"could not show the image: {msg}"),
+        )
+        return dialog
 
     # ---- state ---------------------------------------------------------------------------------------
     def _category_changed(self) -> None:
-        self.report = None
+        self.evaluation = None
         self.suggestion = None
         self.rows_model.set_rows([])
         for label in self.metric_labels.values():
             label.setText("–")
-        for cell in self.confusion_cells.values():
-            cell.setText("–")
-        self.suggestion_label.setText("Run an evaluation, then ask for a suggestion.")
+        self.confusion.set_counts(None)
+        self.suggestion_label.setText(NO_RUN_HINT)
+        self._model_changed()
+
+    def _model_changed(self) -> None:
+        """Read the active version's calibration scores (model.json only, no weights) for the assistant."""
+        recipe = self.state.recipe()
+        self.calibration = None
+        if recipe is not None and recipe.active_version is not None:
+            try:
+                self.calibration = tradeoff_from_version(recipe.versions_dir / recipe.active_version)
+            except (LladError, OSError, KeyError, ValueError) as exc:
+                self.state.message.emit(f"threshold assistant: could not read the calibration: {exc}")
+        self._show_tradeoff()
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -548,7 +399,7 @@ class EvaluatePage(QWidget):
         has_model = recipe is not None and recipe.active_version is not None
         self.run_button.setEnabled(not running and has_model and bool(self.folder_edit.text().strip()))
         self.cancel_button.setEnabled(running)
-        self.suggest_button.setEnabled(bool(self.rows_model.rows) and not running)
+        self.suggest_button.setEnabled(self.evaluation is not None and not running)
         self.apply_button.setEnabled(
             self.suggestion is not None and self.suggestion.threshold != self.state.thresholds.image
         )
@@ -558,7 +409,7 @@ class EvaluatePage(QWidget):
                 if recipe is None
                 else f"{recipe.name} has no active model yet: train and activate one on the Train page."
             )
-        elif not running and not self.report and not self.folder_edit.text().strip():
+        elif not running and self.evaluation is None and not self.folder_edit.text().strip():
             self.status.setText("Choose a labelled folder: MVTec layout, or a folder with good/ and bad/ inside.")
 
     def shutdown(self) -> None:

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import QGroupBox, QSplitter, QStackedWidget, QVBoxLayout,
 from core.data.io import is_image_file
 from core.imagestore import save_snapshot
 from core.sources import SourceStatus, StatusKind
-from core.types import InspectionResult, Thresholds, Verdict
+from core.types import InputMode, InspectionResult, Thresholds, Verdict
 from llad_gui.pages.inspect_run import InspectionRun
-from llad_gui.widgets.first_start import FirstStartGuide
+from llad_gui.widgets.first_start import FirstStartGuide, missing_model_text
 from llad_gui.widgets.recent_results import HistoryEntry, RecentResults
 from llad_gui.widgets.result_view import ResultView, ViewMode
 from llad_gui.widgets.score_histogram import ScoreHistogram
@@ -77,32 +77,44 @@ class InspectPage(QWidget):
         self.histogram = ScoreHistogram()
         self.trend = ScoreTrend()
 
+        # three splitters, their proportions remembered; none lets a part collapse, so an error text in the view
+        # or a long table never takes the image's place
         below = QSplitter(Qt.Orientation.Horizontal)
         below.addWidget(self.recent)
         below.addWidget(self.trend)
-        below.setSizes([620, 360])
-        below.setMaximumHeight(210)
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(self.view_controls)
-        lv.addWidget(self.view, 1)
-        lv.addWidget(below)
+        below.addWidget(self.histogram)  # here, not under the verdict: the side panel fits a 768-pixel panel
+        below.setSizes([340, 180, 300])
+        top = QWidget()
+        tv = QVBoxLayout(top)
+        tv.setContentsMargins(0, 0, 0, 0)
+        tv.addWidget(self.view_controls)
+        tv.addWidget(self.view, 1)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(top)
+        left.addWidget(below)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 1)
+        left.setSizes([400, 190])
+        self.recent.setMinimumHeight(90)
         right = QWidget()
-        right.setMinimumWidth(420)
+        right.setMinimumWidth(300)
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
         rv.addWidget(self.verdict)
         box = QGroupBox("Thresholds")
         QVBoxLayout(box).addWidget(self.thresholds)
         rv.addWidget(box)
-        rv.addWidget(self.histogram, 1)
+        rv.addStretch(1)
         self.side_panel = right
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        split.setSizes([700, 320])
+        for s in (split, left, below):
+            s.setChildrenCollapsible(False)
+        self.splitters = {"inspect/split": split, "inspect/left": left, "inspect/below": below}
 
         work = QWidget()
         wv = QVBoxLayout(work)
@@ -159,6 +171,11 @@ class InspectPage(QWidget):
         if spec is not None:
             self.source_bar.set_spec(spec)
         self.source_bar.lighting.set_mode(self.state.input_mode)
+        for key, splitter in self.splitters.items():
+            saved = st.value(key)
+            if saved is not None:
+                splitter.restoreState(saved)
+            splitter.splitterMoved.connect(lambda *_, k=key, sp=splitter: st.setValue(k, sp.saveState()))
         self._thresholds_changed(self.state.thresholds)
         self._restoring = False
         self._view_options()
@@ -169,6 +186,8 @@ class InspectPage(QWidget):
         has_model = recipe is not None and recipe.active_version is not None
         samples = len(recipe.samples()) if recipe is not None else 0
         self.guide.set_progress(recipe is not None, samples, has_model)
+        if has_model:
+            self.guide.show_notice("")
         self.stack.setCurrentWidget(self.workspace if has_model else self.guide)
         predictor = self.state.predictor
         if predictor is None:
@@ -192,6 +211,7 @@ class InspectPage(QWidget):
         except KeyError:
             self.histogram.set_scores([], [])
             return
+        self.histogram.set_mode_text(f"{InputMode(mode or 'lowlight').label} mode")
         good = cal.normalize_score(np.asarray(cal.good_scores, dtype=float))
         defect = cal.normalize_score(np.asarray(cal.defect_scores, dtype=float))
         self.histogram.set_scores(good, defect)
@@ -199,7 +219,14 @@ class InspectPage(QWidget):
 
     # ---- sources ------------------------------------------------------------------------------------
     def open_source(self, spec: SourceSpec) -> None:
-        """Open ``spec`` (replacing the running source); problems are shown, never raised."""
+        """Open ``spec`` (replacing the running source); problems are shown, never raised. Without a model to
+        judge it, the first-start guide says what to do instead."""
+        missing = missing_model_text(self.state.recipe(), spec.label())
+        if missing:
+            self.guide.show_notice(missing)
+            self.stack.setCurrentWidget(self.guide)
+            self.state.message.emit(missing)
+            return
         if spec.kind not in ("camera",) and not (spec.target or spec.files):
             self.banner.show_text("Choose a folder, file or address first.", "bannerAlarm")
             return
@@ -279,7 +306,7 @@ class InspectPage(QWidget):
         while len(self.full) > KEEP_FULL:
             self.full.popitem(last=False)
         self.show_result(result)
-        self.verdict.count(result.verdict)
+        self.verdict.count(result.verdict, result.score)
         self.recent.add(entry)
         self._update_trend()
         if result.verdict is not Verdict.ERROR and result.mode != self._histogram_mode:
@@ -322,6 +349,7 @@ class InspectPage(QWidget):
         self.thresholds.set_thresholds(t)
         self.histogram.set_threshold(t.image, t.uncertain_band)
         self.trend.set_threshold(t.image)
+        self.verdict.redecide(t)
         if self.current is not None and self.current.verdict is not Verdict.ERROR:
             self.show_result(self.current.with_thresholds(t))
         self.recent.redecide({e.key: e for e in self.history}, t)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import LladError
 from core.types import Verdict
+from llad_gui.widgets.verdict_panel import verdict_word
 
 PAGE = 200
 POLL_MS = 2000
@@ -84,8 +85,8 @@ class LogTableModel(QAbstractTableModel):
     @staticmethod
     def verdict_text(row) -> str:
         if row.override_verdict is None:
-            return row.verdict.value
-        return f"{row.override_verdict.value} (operator; model said {row.verdict.value})"
+            return verdict_word(row.verdict)
+        return f"{verdict_word(row.override_verdict)} (operator; model said {verdict_word(row.verdict)})"
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
@@ -145,7 +146,7 @@ class LogPage(QWidget):
         self.verdict_combo = QComboBox()
         self.verdict_combo.addItem("All verdicts", None)
         for v in (Verdict.OK, Verdict.NG, Verdict.UNCERTAIN, Verdict.ERROR):
-            self.verdict_combo.addItem(v.value, v.value)
+            self.verdict_combo.addItem(verdict_word(v), v.value)
         today = QDate.currentDate()
         self.from_check = QCheckBox("From")
         self.from_date = QDateEdit(today.addDays(-7))
@@ -185,7 +186,6 @@ class LogPage(QWidget):
         filters.addWidget(self.to_date)
         filters.addStretch(1)
         filters.addWidget(self.refresh_button)
-        filters.addWidget(self.export_button)
 
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -201,6 +201,7 @@ class LogPage(QWidget):
 
         bottom = QHBoxLayout()
         bottom.addWidget(self.count_label, 1)
+        bottom.addWidget(self.export_button)
         bottom.addWidget(self.wrong_button)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
@@ -302,7 +303,8 @@ class LogPage(QWidget):
         note, ok = QInputDialog.getText(
             self,
             "Mark verdict wrong",
-            f"The verdict becomes {new.value} (the model's {row.verdict.value} is kept).\nWhy? (optional note)",
+            f"The verdict becomes {verdict_word(new)} (the model's {verdict_word(row.verdict)} is kept).\n"
+            "Why? (optional note)",
         )
         if ok:
             self.mark_wrong(row.id, note)

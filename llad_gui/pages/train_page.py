@@ -5,40 +5,44 @@ Flow for the operator: 1. choose or create a category; 2. collect good samples (
 the Inspect page to add the current frame); 3. click Train (the window stays usable; Cancel stops it and leaves
 everything as it was); 4. read the summary and Activate the new version, or reactivate an older one.
 Nothing is written until training has finished; the new version is saved inactive.
+
+A training belongs to its category: while it runs, and until its new version is activated or the operator
+picks another category, the page shows that category (samples, list, versions, "Activate <category> <version>")
+even when the toolbar switched to another one; a note says so.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from core.data.sample_quality import sample_problem
 from core.errors import LladError
-from core.model.image_density import ImageDensity
+from core.threshold_advice import tradeoff_from_calibration
 from core.training import MIN_GOOD_SAMPLES, PRESETS, TrainConfig, TrainEvent, preset
-from core.types import Frame
+from core.types import Frame, Thresholds
+from core.version_text import whole_part_check_text
 from llad_gui.widgets.categories import CategoryPanel
 from llad_gui.widgets.gallery import SampleGallery
 from llad_gui.widgets.loss_plot import LossPlot
+from llad_gui.widgets.threshold_assistant import ThresholdAssistantDialog
+from llad_gui.widgets.versions_table import VersionsTable
+from llad_gui.widgets.versions_table import duration_text as _duration
 from llad_gui.workers.tasks import run_in_pool
 from llad_gui.workers.training import TopUpWorker, TrainingWorker
 
@@ -46,49 +50,7 @@ PRESET_CHOICES = (
     ("fast", f"Fast ({PRESETS['fast'].steps} steps, a few minutes)"),
     ("default", f"Thorough ({PRESETS['default'].steps} steps, best quality)"),
 )
-VERSION_COLUMNS = ("Version", "Status", "Created", "Samples", "Preset", "Loss", "Time", "Caught")
-VERSION_TIPS = (
-    "",
-    "The active version is the one the Inspect page uses",
-    "",
-    "Good images used: trained on + held back for calibration",
-    "Training preset",
-    "Final loss: at the end of training (lower is better; compare versions of one category only)",
-    "How long training took, calibration included",
-    "Defects caught: the share of synthetic defects drawn on held-out good images caught at the calibrated threshold",
-)
-DISABLED_PRIMARY = "QPushButton#primaryButton:disabled { background: #b0bec5; color: #eceff1; border-color: #90a4ae; }"
 STAGES = {"load": "Loading images", "train": "Training", "calibrate": "Calibrating on held-out images", "done": "Done"}
-
-
-def whole_part_check_text(stats: dict) -> str:
-    """One sentence on whether a version's image density (the whole-part texture check) counts, and what would
-    make it count; empty for versions saved before it."""
-    weights = stats.get("image_density_weight")
-    if not weights:
-        return ""
-    weight = max(weights.values())
-    some, full = (stats.get("image_density_needs") or [None, None])[:2]
-    if weight >= ImageDensity.max_weight:
-        return "The whole-part texture check is on."
-    if weight > 0:
-        if full is None:
-            return "The whole-part texture check counts partly."
-        return f"The whole-part texture check counts partly; from {full} good images from several batches, fully."
-    have = stats.get("train_images", 0) + stats.get("holdout_images", 0)
-    if some is None:
-        return "The whole-part texture check is off with these training settings."
-    return (
-        f"The whole-part texture check is off: it needs at least {some} good images from several batches "
-        f"(this version had {have})."
-    )
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "–"
-    seconds = int(round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 class TrainPage(QWidget):
@@ -116,11 +78,18 @@ class TrainPage(QWidget):
         self.fit_options: dict = {}
         self.worker: TrainingWorker | None = None
         self.last_version: str | None = None
+        self.assistant_category: str | None = None
+        self.last_category: str = ""
+        self.category: str = ""  # the category the page shows: the toolbar's, or the one training
         self._build()
         state.categoryChanged.connect(self._category_changed)
-        state.samplesChanged.connect(lambda name: name == state.category and self.gallery.reload())
-        state.versionsChanged.connect(lambda name: name == state.category and self.reload_versions())
+        state.samplesChanged.connect(lambda name: name == self.category and self.gallery.reload())
+        state.versionsChanged.connect(lambda name: name == self.category and self.reload_versions())
         self._category_changed(state.category)
+
+    def recipe(self):
+        """The recipe of the category the page shows (None when there is none)."""
+        return self.state.recipe(self.category) if self.category else None
 
     # ---- layout --------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -143,7 +112,8 @@ class TrainPage(QWidget):
         top.addWidget(self.import_button)
         top.addWidget(self.add_files_button)
         top.addStretch(1)
-        samples_box = QGroupBox("2. Good samples (defect-free parts only)")
+        samples_box = QGroupBox("2. Good samples")
+        samples_box.setToolTip("Images of defect-free parts only, lit as on the line")
         sl = QVBoxLayout(samples_box)
         sl.addLayout(top)
         sl.addWidget(hint)
@@ -153,10 +123,13 @@ class TrainPage(QWidget):
         for key, label in PRESET_CHOICES:
             self.preset_combo.addItem(label, key)
         self.preset_combo.setToolTip("Fast is enough to try things out; Thorough for the model you will use")
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_combo.setMinimumContentsLength(12)
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("primaryButton")
         self.train_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("touchButton")
         self.cancel_button.setEnabled(False)
         self.train_button.clicked.connect(self.start_training)
         self.cancel_button.clicked.connect(self.cancel_training)
@@ -181,6 +154,7 @@ class TrainPage(QWidget):
         row.addWidget(self.topup_button)
         row.addWidget(self.mask_button)
         train_box = QGroupBox("3. Train")
+        self.train_box = train_box
         tl = QVBoxLayout(train_box)
         tl.addLayout(row)
         tl.addWidget(self.progress)
@@ -192,32 +166,39 @@ class TrainPage(QWidget):
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.activate_new_button = QPushButton("Activate")
         self.activate_new_button.setObjectName("primaryButton")
-        self.activate_new_button.clicked.connect(lambda: self.last_version and self.activate_version(self.last_version))
+        self.activate_new_button.clicked.connect(self.activate_new)
         self.summary_box = QGroupBox("New model")
         sb = QVBoxLayout(self.summary_box)
         sb.addWidget(self.summary)
-        sb.addWidget(self.activate_new_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.assistant_dialog = ThresholdAssistantDialog(self)  # the new version's trade-off, in its own window
+        self.assistant = self.assistant_dialog.assistant
+        self.assistant.thresholdChosen.connect(self._set_image_threshold)
+        self.state.thresholdsChanged.connect(lambda _: self._show_thresholds())
+        self.assistant_warning = QLabel()
+        self.assistant_warning.setObjectName("assistantWarning")
+        self.assistant_warning.setWordWrap(True)
+        self.assistant_warning.hide()
+        self.assistant_button = QPushButton("Threshold assistant…")
+        self.assistant_button.setToolTip("Good parts rejected against synthetic defects caught, for this version")
+        self.assistant_button.clicked.connect(self.assistant_dialog.show)
+        sb.addWidget(self.assistant_warning)
+        summary_buttons = QHBoxLayout()
+        summary_buttons.addWidget(self.assistant_button)
+        summary_buttons.addStretch(1)
+        summary_buttons.addWidget(self.activate_new_button)
+        sb.addLayout(summary_buttons)
         self.summary_box.hide()
 
-        self.versions = QTableWidget(0, len(VERSION_COLUMNS))
-        self.versions.setHorizontalHeaderLabels(VERSION_COLUMNS)
-        for c, tip in enumerate(VERSION_TIPS):
-            if tip:
-                self.versions.horizontalHeaderItem(c).setToolTip(tip)
-        self.versions.setMinimumHeight(130)
-        self.versions.verticalHeader().hide()
-        self.versions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.versions.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.versions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.versions.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.versions.horizontalHeader().setStretchLastSection(True)
+        self.versions = VersionsTable()
         self.versions.itemSelectionChanged.connect(self._version_selected)
         self.versions.itemDoubleClicked.connect(lambda _: self.activate_selected())
         self.activate_button = QPushButton("Activate selected version")
         self.activate_button.setToolTip("Make the selected version the one the Inspect page uses")
         self.activate_button.clicked.connect(self.activate_selected)
         self.activate_button.setEnabled(False)
-        versions_box = QGroupBox("4. Versions (the active one is used for inspection)")
+        versions_box = QGroupBox("4. Versions")
+        versions_box.setToolTip("The active version is the one the Inspect page uses")
+        self.samples_box, self.versions_box = samples_box, versions_box
         vl = QVBoxLayout(versions_box)
         vl.addWidget(self.versions, 1)
         vl.addWidget(self.activate_button, 0, Qt.AlignmentFlag.AlignRight)
@@ -236,17 +217,29 @@ class TrainPage(QWidget):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 1)
-        splitter.setSizes([220, 500, 720])
+        splitter.setSizes([200, 380, 440])
         splitter.setChildrenCollapsible(False)
+        self.splitter = splitter
+        saved = self.state.settings.value("train/split")
+        if saved is not None:
+            splitter.restoreState(saved)
+        splitter.splitterMoved.connect(lambda *_: self.state.settings.setValue("train/split", splitter.saveState()))
+        self.notice = QLabel()
+        self.notice.setObjectName("bannerInfo")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
-        self.setStyleSheet(DISABLED_PRIMARY)
+        layout.addWidget(self.notice)
+        layout.addWidget(splitter, 1)
 
     # ---- category ------------------------------------------------------------------------------------
     def _category_changed(self, name: str) -> None:
         if self.is_training():
-            return  # the panel is locked while training; a change from elsewhere waits for the end
-        self.gallery.set_recipe(self.state.recipe())
+            self._update_notice()  # the page stays with the training's category until it ends
+            return
+        self.category = name
+        self._update_notice()
+        self.gallery.set_recipe(self.recipe())
         self.summary_box.hide()
         self.loss_plot.clear_curve()
         self.progress.setValue(0)
@@ -260,16 +253,21 @@ class TrainPage(QWidget):
         if recipe is None:
             self.state.message.emit("Choose or create a category on the Train page before adding samples")
             return None
-        repeat = self.gallery.duplicate_of(image_rgb)
+        problem = sample_problem(image_rgb)
+        if problem:
+            self.state.message.emit(f"not added to {recipe.name}: the image is {problem}")
+            return None
+        repeat = self.gallery.duplicate_of(image_rgb) if recipe.name == self.category else None
         try:
             path = recipe.add_sample(image_rgb, lowlight_rgb)
         except (LladError, OSError) as exc:
             self.state.message.emit(f"could not add the sample: {exc}")
             return None
-        used = self.gallery.counts()[0] + 1
+        used = len(recipe.samples())
         note = f" — looks like a repeat of {repeat}" if repeat else ""
         self.state.message.emit(f"good sample added to {recipe.name} ({used}/{MIN_GOOD_SAMPLES}+){note}")
-        self.gallery.reload()
+        if recipe.name == self.category:
+            self.gallery.reload()
         self.state.samplesChanged.emit(recipe.name)
         self.sampleAdded.emit(recipe.name, str(path))
         return path
@@ -324,7 +322,7 @@ class TrainPage(QWidget):
         self._import(goods, lows)
 
     def _import(self, goods, lows) -> None:
-        recipe = self.state.recipe()
+        recipe = self.recipe()
         if recipe is None:
             self.state.message.emit("Choose or create a category first")
             return
@@ -353,7 +351,7 @@ class TrainPage(QWidget):
     def start_training(self, topup: bool = False) -> bool:
         """Start training the current category (the Train / Retrain button), or with ``topup`` a top-up of its active
         version (:mod:`core.topup`); False if it cannot start."""
-        recipe = self.state.recipe()
+        recipe = self.recipe()
         if recipe is None or self.is_training():
             return False
         used = self.gallery.counts()[0]
@@ -370,7 +368,8 @@ class TrainPage(QWidget):
         self.summary_box.hide()
         self.progress.setValue(0)
         self.status.setText(f"Starting ({cfg.preset} preset, {cfg.steps} steps)…")
-        self.categories.set_locked(True)
+        self.categories.set_locked(True, recipe.name)
+        self._update_boxes()
         self._update_buttons()
         self.worker.start()
         self.trainingStarted.emit(recipe.name)
@@ -405,11 +404,37 @@ class TrainPage(QWidget):
         self.categories.set_locked(False)
         self._update_buttons()
 
+    def _follow_toolbar(self) -> None:
+        """Back to the toolbar's category once nothing ties the page to another one."""
+        if not self.is_training() and self.category != self.state.category:
+            self._category_changed(self.state.category)
+
+    def _update_notice(self) -> None:
+        other = self.state.category
+        away = bool(self.category) and other != self.category
+        if away and self.is_training():
+            text = f"Training “{self.category}”: this page stays with it until it ends. "
+        elif away:
+            text = f"“{self.category}” has a new version to activate. "
+        else:
+            text = ""
+        if text:
+            text += f"The toolbar and the Inspect page use “{other or 'no category'}”."
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+        self._update_boxes()
+
+    def _update_boxes(self) -> None:
+        name = f" “{self.category}”" if self.category else ""
+        self.train_box.setTitle(f"3. Train{name}")
+        self.samples_box.setTitle(f"2. Good samples{name}")
+        self.versions_box.setTitle(f"4. Versions{name}")
+
     def _finished(self, trained) -> None:
         recipe, version = self.worker.recipe, self.worker.version
         self._end()
         self.progress.setValue(100)
-        self.last_version = version
+        self.last_version, self.last_category = version, recipe.name
         s = trained.stats
         self.status.setText(f"Finished in {_duration(s.get('total_seconds', float('nan')))}: {version} saved.")
         rate = s.get("synthetic_defect_detection_rate")
@@ -422,75 +447,65 @@ class TrainPage(QWidget):
             + (f"{check}<br>" if (check := whole_part_check_text(s)) else "")
             + "Activate it to inspect with it; any earlier version can be reactivated below."
         )
-        self.activate_new_button.setText(f"Activate {version}")
+        self.activate_new_button.setText(f"Activate {recipe.name} {version}")
+        self.assistant_category = recipe.name
+        self.assistant_dialog.setWindowTitle(f"Threshold assistant: {recipe.name} {version}")
+        self.assistant.set_tradeoff(tradeoff_from_calibration(trained.post))
+        self._show_thresholds()
         self.summary_box.show()
         self.reload_versions()
         self.state.versionsChanged.emit(recipe.name)
         self.state.message.emit(f"{recipe.name}: {version} trained — activate it on the Train page to use it")
         self.trainingFinished.emit(recipe.name, version)
 
+    def _show_thresholds(self) -> None:
+        recipe = self.state.recipe(self.assistant_category) if self.assistant_category else None
+        if recipe is not None:
+            self.assistant.set_thresholds(recipe.thresholds())
+        warning = self.assistant.warning.text() if recipe is not None else ""
+        self.assistant_warning.setText(warning)
+        self.assistant_warning.setVisible(bool(warning))
+
+    def _set_image_threshold(self, image: float) -> None:
+        """The threshold assistant's choice, for the category the new version belongs to."""
+        recipe = self.state.recipe(self.assistant_category)
+        if recipe is None:
+            return
+        t = recipe.thresholds()
+        chosen = Thresholds(image, t.pixel, t.uncertain_band)
+        if recipe.name == self.state.category:
+            self.state.set_thresholds(chosen)  # saves it and re-decides what the Inspect page shows
+        else:
+            recipe.set_thresholds(chosen)
+            self._show_thresholds()
+
     def _failed(self, message: str) -> None:
         self._end()
+        self._follow_toolbar()
         self.progress.setValue(0)
         self.status.setText(f"Training failed: {message}. The active model is unchanged.")
         self.trainingFailed.emit(message)
 
     def _cancelled(self) -> None:
         self._end()
+        self._follow_toolbar()
         self.progress.setValue(0)
         self.status.setText("Training cancelled. Nothing was saved; the active model is unchanged.")
         self.trainingCancelled.emit()
 
     # ---- versions ------------------------------------------------------------------------------------
     def reload_versions(self) -> None:
-        recipe = self.state.recipe()
-        self.versions.setRowCount(0)
-        if recipe is None:
-            self._update_buttons()
-            return
-        try:
-            active = recipe.active_version
-            names = recipe.versions()
-        except LladError as exc:
-            self.status.setText(str(exc))
-            return
-        for v in reversed(names):  # newest first
-            try:
-                info = recipe.version_info(v)
-                s = info.stats
-                rate = s.get("synthetic_defect_detection_rate")
-                cells = (
-                    v,
-                    "● active" if v == active else "",
-                    info.created.replace("T", " ")[:16],
-                    str(info.sample_count),
-                    info.preset,
-                    f"{s.get('final_loss', float('nan')):.3f}",
-                    _duration(float(s.get("total_seconds", s.get("train_seconds", float("nan"))))),
-                    "–" if rate is None else f"{rate:.0%}",
-                )
-            except LladError as exc:
-                cells = (v, "damaged", str(exc), "", "", "", "", "")
-            r = self.versions.rowCount()
-            self.versions.insertRow(r)
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if v == active:
-                    f = item.font()
-                    f.setBold(True)
-                    item.setFont(f)
-                if c in (3, 5, 6, 7):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.versions.setItem(r, c, item)
+        error = self.versions.show_versions(self.recipe())
+        if error:
+            self.status.setText(error)
         self._update_buttons()
 
     def selected_version(self) -> str | None:
-        rows = self.versions.selectionModel().selectedRows()
-        return self.versions.item(rows[0].row(), 0).text() if rows else None
+        return self.versions.selected_version()
 
     def _version_selected(self) -> None:
         v = self.selected_version()
-        recipe = self.state.recipe()
+        recipe = self.recipe()
         self._update_buttons()
         if v and recipe is not None and not self.is_training():
             try:
@@ -505,9 +520,16 @@ class TrainPage(QWidget):
         if v:
             self.activate_version(v)
 
-    def activate_version(self, version: str) -> bool:
-        """Make ``version`` the active model of the current category and reload the model."""
-        recipe = self.state.recipe()
+    def activate_new(self) -> bool:
+        """Activate the version the last training saved, in the category it was trained for."""
+        if not self.last_version:
+            return False
+        return self.activate_version(self.last_version, self.last_category)
+
+    def activate_version(self, version: str, category: str | None = None) -> bool:
+        """Make ``version`` the active model of ``category`` (the page's by default); the Inspect page's model
+        is reloaded when that is the toolbar's category."""
+        recipe = self.state.recipe(category or self.category)
         if recipe is None:
             return False
         try:
@@ -516,18 +538,20 @@ class TrainPage(QWidget):
             self.state.message.emit(f"cannot activate {version}: {exc}")
             QMessageBox.warning(self, "Cannot activate", str(exc))
             return False
-        if version == self.last_version:
+        if (recipe.name, version) == (self.last_category, self.last_version):
             self.summary_box.hide()
         self.reload_versions()
-        self.state.load_model()
+        if recipe.name == self.state.category:
+            self.state.load_model()
         self.state.versionsChanged.emit(recipe.name)
         self.state.message.emit(f"{recipe.name}: {version} is now active")
         self.versionActivated.emit(recipe.name, version)
+        self._follow_toolbar()
         return True
 
     # ---- state of the buttons ------------------------------------------------------------------------
     def _update_buttons(self) -> None:
-        recipe = self.state.recipe()
+        recipe = self.recipe()
         training = self.is_training()
         used = self.gallery.counts()[0]
         has_versions = self.versions.rowCount() > 0
@@ -554,7 +578,7 @@ class TrainPage(QWidget):
         from core.data.io import load_image
         from llad_gui.widgets.roi_editor import RoiEditorDialog
 
-        recipe = self.state.recipe()
+        recipe = self.recipe()
         samples = recipe.samples() if recipe is not None else []
         if not samples:
             return None

@@ -84,7 +84,7 @@ class CategoryPanel(QWidget):
         self.delete_button.setToolTip("Delete the category with its samples and models (asks first)")
         buttons = QGridLayout()
         for i, b in enumerate((self.new_button, self.rename_button, self.duplicate_button, self.delete_button)):
-            buttons.addWidget(b, i // 2, i % 2)
+            buttons.addWidget(b, i, 0)  # one column: the panel stays narrow enough for a 1024-pixel screen
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.list, 1)
@@ -97,6 +97,7 @@ class CategoryPanel(QWidget):
         state.categoriesChanged.connect(self.reload)
         state.categoryChanged.connect(self._show)
         self._locked = False
+        self._locked_name = ""
         self.reload()
 
     # ---- view ----------------------------------------------------------------------------------------
@@ -108,17 +109,21 @@ class CategoryPanel(QWidget):
         self._show(self.state.category)
 
     def _show(self, name: str) -> None:
+        if self._locked:
+            name = self._locked_name  # the training category stays selected whatever the toolbar shows
         self.list.blockSignals(True)
         items = self.list.findItems(name, Qt.MatchFlag.MatchExactly) if name else []
         self.list.setCurrentItem(items[0] if items else None)
         self.list.blockSignals(False)
         self._update_buttons()
 
-    def set_locked(self, locked: bool) -> None:
-        """While a category trains, it must not be renamed, deleted or switched away from."""
+    def set_locked(self, locked: bool, name: str = "") -> None:
+        """While category ``name`` trains, it must not be renamed, deleted or switched away from here; it stays
+        the selected one even if the toolbar switches."""
         self._locked = locked
+        self._locked_name = name
         self.list.setEnabled(not locked)
-        self._update_buttons()
+        self._show(name if locked else self.state.category)
 
     def _update_buttons(self) -> None:
         has = bool(self.state.category) and not self._locked

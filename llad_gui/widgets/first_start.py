@@ -13,6 +13,22 @@ STEPS = (
 )
 
 
+def missing_model_text(recipe, source: str) -> str:
+    """What to do when ``source`` is opened with nothing to judge it ('' when the recipe has an active model)."""
+    what = f"You opened {source}, but"
+    if recipe is None:
+        return (
+            f"{what} no category is chosen. Pick one in the toolbar's Category box, or create one on the "
+            "Train page and train it; then open the source again."
+        )
+    if recipe.active_version is None:
+        return (
+            f"{what} “{recipe.name}” has no trained model yet. Train it (or activate a version) on the Train "
+            "page; then open the source again."
+        )
+    return ""
+
+
 class FirstStartGuide(QWidget):
     """``set_progress(has_category, samples, has_model)`` ticks the steps; ``trainRequested`` on the button."""
 
@@ -48,7 +64,18 @@ class FirstStartGuide(QWidget):
         self.note = QLabel("Then come back here, pick the category in the toolbar and choose a source.")
         self.note.setObjectName("guideText")
         layout.addWidget(self.note)
+        self.notice = QLabel()
+        self.notice.setObjectName("bannerInfo")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        layout.addSpacing(12)
+        layout.addWidget(self.notice)
         self.set_progress(False, 0, False)
+
+    def show_notice(self, text: str) -> None:
+        """What to do about something the operator just tried (e.g. opening a folder with no model)."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def set_progress(self, has_category: bool, samples: int, has_model: bool) -> None:
         done = (has_category, samples >= 10, has_model)

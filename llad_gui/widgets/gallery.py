@@ -1,5 +1,6 @@
 """The good-samples gallery: thumbnails of a category's samples to review, exclude or delete, with the count
-against the minimum needed and near-duplicate frames flagged.
+against the minimum needed; near-duplicate frames, blank images and images too small to learn from flagged
+(:func:`core.data.sample_quality.sample_problem`).
 
 Thumbnails and duplicate signatures are computed on Qt's thread pool (a folder of hundreds of images would
 otherwise freeze the window) and cached by file name and modification time. Exclusion is persisted with
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.data.duplicates import find_duplicates, nearest_duplicate, signature
 from core.data.io import ImageLoadError, list_images, load_image
+from core.data.sample_quality import sample_problem
 from core.training import MIN_GOOD_SAMPLES
 from llad_gui.workers.tasks import run_in_pool
 
@@ -50,19 +52,21 @@ class SampleEntry:
     thumb: QImage | None = None
     signature: np.ndarray | None = None
     error: str = ""
+    problem: str = ""  # blank or too small: flagged, still the operator's decision
 
 
-def load_thumbnail(path: Path) -> tuple[QImage | None, np.ndarray | None, str]:
-    """(thumbnail, duplicate signature, error) for one file; runs on a worker thread (QImage is thread-safe)."""
+def load_thumbnail(path: Path) -> tuple[QImage | None, np.ndarray | None, str, str]:
+    """(thumbnail, duplicate signature, error, problem) for one file; runs on a worker thread (QImage is
+    thread-safe)."""
     try:
         img = load_image(path)
     except ImageLoadError as exc:
-        return None, None, str(exc)
+        return None, None, str(exc), ""
     h, w = img.shape[:2]
     scale = THUMB / max(h, w)
     small = np.ascontiguousarray(cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), cv2.INTER_AREA))
     qimg = QImage(small.data, small.shape[1], small.shape[0], small.strides[0], QImage.Format.Format_RGB888).copy()
-    return qimg, signature(img), ""
+    return qimg, signature(img), "", sample_problem(img)
 
 
 class SampleModel(QAbstractListModel):
@@ -82,7 +86,8 @@ class SampleModel(QAbstractListModel):
             return None
         e = self.entries[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            tag = "excluded" if e.excluded else ("unreadable" if e.error else ("repeat?" if e.duplicate_of else ""))
+            tag = "excluded" if e.excluded else ("unreadable" if e.error else "")
+            tag = tag or (e.problem.split(" (")[0] if e.problem else ("repeat?" if e.duplicate_of else ""))
             return f"{e.name}\n{tag}" if tag else e.name
         if role == Qt.ItemDataRole.DecorationRole:
             if e.thumb is None:
@@ -97,11 +102,13 @@ class SampleModel(QAbstractListModel):
                 lines.append(f"Looks like a repeat of {e.duplicate_of} (camera saw the same view twice?)")
             if e.error:
                 lines.append(f"Cannot be read: {e.error}")
+            if e.problem:
+                lines.append(f"Not a useful good sample: {e.problem}")
             return "\n".join(lines)
         if role == Qt.ItemDataRole.BackgroundRole:
             if e.error:
                 return QBrush(QColor(250, 215, 215))
-            if e.duplicate_of and not e.excluded:
+            if (e.duplicate_of or e.problem) and not e.excluded:
                 return QBrush(QColor(255, 236, 190))
         if role == Qt.ItemDataRole.ForegroundRole and e.excluded:
             return QBrush(QColor(130, 130, 130))
@@ -147,7 +154,7 @@ class SampleGallery(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.recipe = None
-        self._cache: dict[tuple[str, float], tuple[QImage | None, np.ndarray | None, str]] = {}
+        self._cache: dict[tuple[str, float], tuple[QImage | None, np.ndarray | None, str, str]] = {}
         self._generation = 0
         self._pending = 0
         self.model = SampleModel(self)
@@ -211,7 +218,7 @@ class SampleGallery(QWidget):
             e = SampleEntry(p.name, p, p.name in excluded)
             key = _key(p)
             if key in self._cache:
-                e.thumb, e.signature, e.error = self._cache[key]
+                e.thumb, e.signature, e.error, e.problem = self._cache[key]
             else:
                 todo.append(p)
             entries.append(e)
@@ -233,12 +240,12 @@ class SampleGallery(QWidget):
     def _thumbnails(self, gen: int, out) -> None:
         if gen != self._generation:
             return  # a newer reload superseded this one
-        for path, key, thumb, sig, error in out:
-            self._cache[key] = (thumb, sig, error)
+        for path, key, *loaded in out:
+            self._cache[key] = tuple(loaded)
             row = self.model.row_of(path.name)
             if row >= 0:
                 e = self.model.entries[row]
-                e.thumb, e.signature, e.error = thumb, sig, error
+                e.thumb, e.signature, e.error, e.problem = loaded
                 self.model.changed(row)
         self._pending -= 1
         if self._pending <= 0:
@@ -269,6 +276,10 @@ class SampleGallery(QWidget):
     def duplicates(self) -> list[str]:
         return [e.name for e in self.model.entries if e.duplicate_of and not e.excluded]
 
+    def flagged(self) -> dict[str, str]:
+        """Samples in use that are blank or too small, with why."""
+        return {e.name: e.problem for e in self.model.entries if e.problem and not e.excluded}
+
     def _update_counts(self) -> None:
         used, total = self.counts()
         short = MIN_GOOD_SAMPLES - used
@@ -281,14 +292,20 @@ class SampleGallery(QWidget):
         if total != used:
             text += f" · {total - used} excluded or unreadable"
         self.count_label.setText(text)
-        dups = self.duplicates()
-        self.dup_label.setText(
-            f"⚠ {len(dups)} sample(s) look like repeats of an earlier frame (highlighted): a still camera saw the "
-            "same view twice. Exclude them unless the part really was different."
-            if dups
-            else ""
-        )
-        self.dup_label.setVisible(bool(dups))
+        dups, flagged = self.duplicates(), self.flagged()
+        warnings = []
+        if dups:
+            warnings.append(
+                f"⚠ {len(dups)} sample(s) look like repeats of an earlier frame (highlighted): a still camera saw "
+                "the same view twice. Exclude them unless the part really was different."
+            )
+        if flagged:
+            warnings.append(
+                f"⚠ {len(flagged)} sample(s) are blank or too small to learn from (highlighted): "
+                "exclude or delete them."
+            )
+        self.dup_label.setText("<br>".join(warnings))
+        self.dup_label.setVisible(bool(warnings))
         self.exclude_button.setEnabled(total > 0)
         self.delete_button.setEnabled(total > 0)
         self.countsChanged.emit(used, total)

@@ -13,6 +13,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from core.types import Thresholds, Verdict
+from llad_gui.widgets.verdict_panel import verdict_word
 
 ROW_COLOURS = {
     Verdict.OK: "#e8f5e9",
@@ -51,6 +52,10 @@ class RecentResults(QTableWidget):
         for col in range(len(self.HEADERS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        # file names can be long: a fixed, elided column keeps the verdict in sight on a narrow panel
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        self.setColumnWidth(1, 140)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.cellDoubleClicked.connect(lambda row, _c: self.entryActivated.emit(self._key(row)))
 
     def _key(self, row: int) -> int:
@@ -72,9 +77,10 @@ class RecentResults(QTableWidget):
         self._paint(0, entry.verdict)
         while self.rowCount() > self.limit:
             self.removeRow(self.rowCount() - 1)
+        self.scrollToTop()  # the newest part stays in sight, even after the operator scrolled or clicked
 
     def _paint(self, row: int, verdict: Verdict) -> None:
-        self.item(row, 3).setText("CHECK" if verdict is Verdict.UNCERTAIN else verdict.value)
+        self.item(row, 3).setText(verdict_word(verdict))
         brush = QBrush(QColor(ROW_COLOURS[verdict]))
         for col in range(self.columnCount()):
             self.item(row, col).setBackground(brush)

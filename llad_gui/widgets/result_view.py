@@ -1,6 +1,10 @@
 """The image the operator looks at: input, heatmap overlay with defect contours, illumination map, or the
 low-light input beside its well-lit partner; zoom with the wheel, pan by dragging, aspect locked.
 
+A dark frame's heatmap is drawn over the brightened image the model compares (its well-lit partner when
+paired): over the frame as captured the part is nearly invisible under the colours. Outlines do not depend
+on the heatmap being shown. A colour bar under the image shows the current colormap's scale.
+
 Rendering is plain NumPy through :mod:`core.visualize` (the same drawing as snapshots and the CLI), shown in a
 pyqtgraph :class:`~pyqtgraph.ImageItem` inside a :class:`~pyqtgraph.ViewBox`.
 """
@@ -12,10 +16,13 @@ from enum import Enum
 import cv2
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from core.types import InspectionResult
+from core.data.lowlight import enhance_lowlight
+from core.types import InputMode, InspectionResult, Verdict
 from core.visualize import colorize, overlay
+from llad_gui.widgets.colour_bar import ColourBar
 
 
 class ViewMode(str, Enum):
@@ -68,17 +75,26 @@ class ResultView(QWidget):
         self.viewbox.addItem(self.image_item)
         self.placeholder = QLabel("No image yet: choose a source above and press Open")
         self.placeholder.setObjectName("viewPlaceholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
         self.caption = QLabel("")
         self.caption.setObjectName("viewCaption")
         self.caption.setWordWrap(True)
+        self.colour_bar = ColourBar()
+        # one stack for the picture and the "cannot show" text: an error never changes the view's size
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.graphics)
+        self.stack.setMinimumHeight(160)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self.placeholder)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.colour_bar)
         layout.addWidget(self.caption)
         self._shape: tuple[int, ...] | None = None
-        self.graphics.hide()
+        self._base: tuple[int, np.ndarray] | None = None  # (id of the result, its brightened image)
+        self.colour_bar.hide()
 
     def set_result(self, result: InspectionResult | None) -> None:
         self.result = result
@@ -93,6 +109,7 @@ class ResultView(QWidget):
             self.opacity = float(opacity)
         if cmap is not None:
             self.cmap = cmap
+            self.colour_bar.set_colormap(cmap)
         if show_overlay is not None:
             self.show_overlay = bool(show_overlay)
         if show_contours is not None:
@@ -109,16 +126,35 @@ class ResultView(QWidget):
             return side_by_side(image, illumination_picture(r.illumination_map))
         if self.mode is ViewMode.PAIRED and r.frame.partner is not None:
             return side_by_side(image, r.frame.partner)
-        if self.mode is ViewMode.INPUT or not self.show_overlay or not np.isfinite(r.score):
+        if self.mode is ViewMode.INPUT or not np.isfinite(r.score) or not (self.show_overlay or self.show_contours):
             return image
         return overlay(
-            image,
+            self.base_image(),
             r.anomaly_map,
             opacity=self.opacity,
             cmap=self.cmap,
             pixel_threshold=r.thresholds.pixel,
             contours=self.show_contours,
+            heatmap=self.show_overlay,
         )
+
+    def brightened(self) -> bool:
+        """Whether the heatmap is drawn over a brightened picture of the part rather than the frame itself."""
+        r = self.result
+        return r is not None and r.verdict is not Verdict.ERROR and r.mode in (InputMode.LOWLIGHT, InputMode.PAIRED)
+
+    def base_image(self) -> np.ndarray:
+        """What the heatmap is drawn over: the frame, or for a dark frame its brightened version (computed once
+        a result; the well-lit partner when there is one)."""
+        r = self.result
+        image = r.frame.image
+        if not self.brightened():
+            return image
+        if r.frame.partner is not None and r.frame.partner.shape == image.shape:
+            return r.frame.partner
+        if self._base is None or self._base[0] != id(r.frame):
+            self._base = (id(r.frame), enhance_lowlight(image))
+        return self._base[1]
 
     def caption_text(self) -> str:
         r = self.result
@@ -135,21 +171,31 @@ class ResultView(QWidget):
             if r.frame is None or r.frame.partner is None:
                 return "No well-lit partner: open paired folders to compare."
             return "Left: low-light input. Right: well-lit partner."
-        if self.mode is ViewMode.OVERLAY and self.show_overlay and np.isfinite(r.score):
-            return "Heatmap: blue = like good parts, red = unusual. Outlined = region above the pixel threshold."
-        return ""
+        if self.mode is not ViewMode.OVERLAY or not np.isfinite(r.score):
+            return ""
+        parts = []
+        if self.show_overlay:
+            parts.append(f"Heatmap ({self.cmap}): colours as in the colour bar, from like good parts to unusual.")
+        if self.show_contours:
+            parts.append("Outlined: regions above the pixel threshold.")
+        if self.brightened() and (self.show_overlay or self.show_contours):
+            over = "its well-lit partner" if r.frame.partner is not None else "the brightened image"
+            parts.append(f"Dark frame: drawn over {over} (Input image shows it as captured).")
+        return " ".join(parts)
 
     def refresh(self) -> None:
         image = self.rendered()
         self.caption.setText(self.caption_text())
+        r = self.result
+        self.colour_bar.setVisible(
+            bool(r is not None and self.mode is ViewMode.OVERLAY and self.show_overlay and np.isfinite(r.score))
+        )
         if image is None:
-            self.graphics.hide()
-            self.placeholder.show()
-            if self.result is not None and self.result.error:
-                self.placeholder.setText(f"Cannot show this image:\n{self.result.error}")
+            self.stack.setCurrentWidget(self.placeholder)
+            if r is not None and r.error:
+                self.placeholder.setText(f"Cannot show this image:\n{r.error}")
             return
-        self.placeholder.hide()
-        self.graphics.show()
+        self.stack.setCurrentWidget(self.graphics)
         self.image_item.setImage(np.ascontiguousarray(image), autoLevels=False, levels=(0, 255))
         if image.shape != self._shape:  # a new size: fit it; the same size keeps the operator's zoom
             self._shape = image.shape

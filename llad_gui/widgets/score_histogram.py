@@ -22,14 +22,13 @@ class ScoreHistogram(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.plot = static_plot()
-        self.plot.setLabel("bottom", "score (1.0 = calibrated)")
+        self.plot.setLabel("bottom", "validation score")
         self.plot.setLabel("left", "parts")
-        self.plot.setTitle(
-            "Validation scores: <span style='color:#2e7d32'>■ good parts</span> "
-            "<span style='color:#c62828'>■ defective (synthetic)</span>",
-            color="#202124",
-            size="10pt",
+        self.setToolTip(
+            "Scores of the model's validation images (1.0 = calibrated): green good parts, red synthetic defects"
         )
+        self._mode_text = ""
+        self.set_mode_text("")
         self.plot.disableAutoRange()
         self.good = pg.BarGraphItem(x=[], height=[], width=0.1, brush=GOOD_BRUSH)
         self.defect = pg.BarGraphItem(x=[], height=[], width=0.1, brush=DEFECT_BRUSH)
@@ -57,6 +56,19 @@ class ScoreHistogram(QWidget):
         layout.addWidget(self.plot)
         self._quiet = False
         self.set_scores([], [])
+
+    def set_mode_text(self, text: str) -> None:
+        """Which calibration the scores are of, e.g. "low-light mode" (each lighting mode has its own)."""
+        self._mode_text = text
+        self.plot.setTitle(
+            f"{text or 'validation'} · <span style='color:#2e7d32'>■ good</span> "
+            "<span style='color:#c62828'>■ defect</span>",
+            color="#202124",
+            size="8pt",
+        )
+
+    def mode_text(self) -> str:
+        return self._mode_text
 
     def set_scores(self, good, defect) -> None:
         good = np.asarray(good, dtype=float)

@@ -23,7 +23,7 @@ class ScoreTrend(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.plot = static_plot()
-        self.plot.setTitle("Score trend (last inspections)")
+        self.plot.setTitle("Score trend", size="8pt")
         self.plot.setLabel("left", "score")
         self.plot.setLabel("bottom", "inspection")
         self.curve = pg.PlotDataItem(pen=pg.mkPen("#9e9e9e", width=1))

@@ -10,18 +10,21 @@ from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QHBoxLayout, QPushBut
 from core.types import Thresholds
 
 SCALE = 100  # slider steps per unit of normalised score
-MAX_THRESHOLD = 4.0
+SLIDER_MAX = 4.0  # the slider's useful range; the number box takes more
+MAX_THRESHOLD = 100.0
 
 
 class _SliderBox(QWidget):
-    """A horizontal slider and a spin box showing the same value."""
+    """A horizontal slider and a spin box showing the same value. The slider covers 0.01 to 4 (where thresholds
+    are tuned); a larger value typed into the box is kept, and the slider then rests at its end."""
 
     valueChanged = Signal(float)
 
     def __init__(self, tip: str, parent=None) -> None:
         super().__init__(parent)
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(1, int(MAX_THRESHOLD * SCALE))
+        self.slider.setRange(1, int(SLIDER_MAX * SCALE))
+        self.slider.setMinimumWidth(60)
         self.box = QDoubleSpinBox()
         self.box.setRange(0.01, MAX_THRESHOLD)
         self.box.setSingleStep(0.05)
@@ -31,10 +34,15 @@ class _SliderBox(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.slider, 1)
         row.addWidget(self.box)
-        self.slider.valueChanged.connect(lambda v: self._set(v / SCALE, emit=True))
+        self.slider.valueChanged.connect(self._slid)
         self.box.valueChanged.connect(lambda v: self._set(v, emit=True))
         self._value = 1.0
         self._set(1.0, emit=False)
+
+    def _slid(self, v: int) -> None:
+        if v == self.slider.maximum() and self._value > SLIDER_MAX:
+            return  # resting at the end for a larger typed value
+        self._set(v / SCALE, emit=True)
 
     def value(self) -> float:
         return self._value
@@ -43,7 +51,7 @@ class _SliderBox(QWidget):
         value = round(float(value), 2)
         changed = value != self._value
         self._value = value
-        for w, v in ((self.slider, round(value * SCALE)), (self.box, value)):
+        for w, v in ((self.slider, min(round(value * SCALE), self.slider.maximum())), (self.box, value)):
             if w.value() != v:
                 w.blockSignals(True)
                 w.setValue(v)
@@ -77,7 +85,7 @@ class ThresholdPanel(QWidget):
         form.addRow("NG threshold", self.image)
         form.addRow("Pixel threshold", self.pixel)
         form.addRow("Uncertain band", self.band)
-        form.addRow("", self.reset)
+        form.addRow(self.reset)  # the whole row: its text is never cut on a narrow side panel
         self.image.valueChanged.connect(self._edited)
         self.pixel.valueChanged.connect(self._edited)
         self.band.valueChanged.connect(self._edited)

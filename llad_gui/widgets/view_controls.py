@@ -20,6 +20,9 @@ class ViewControls(QWidget):
         for mode, label in VIEW_LABELS.items():
             self.mode.addItem(label, mode.value)
         self.mode.setToolTip("What the image shows (View menu)")
+        for combo, chars in ((self.mode, 15),):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(chars)
         self.overlay = QCheckBox("Heatmap")
         self.overlay.setChecked(True)
         self.overlay.setToolTip("Show the anomaly heatmap over the image (O)")
@@ -29,7 +32,8 @@ class ViewControls(QWidget):
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(45)
-        self.opacity.setFixedWidth(110)
+        self.opacity.setMinimumWidth(60)
+        self.opacity.setMaximumWidth(110)
         self.opacity.setToolTip("Heatmap opacity")
         self.cmap = QComboBox()
         self.cmap.addItems(list(COLORMAPS))
@@ -38,7 +42,7 @@ class ViewControls(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Show:"))
         row.addWidget(self.mode)
-        row.addSpacing(12)
+        row.addSpacing(6)
         row.addWidget(self.overlay)
         row.addWidget(self.contours)
         self.opacity_label = QLabel("Opacity")

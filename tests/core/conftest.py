@@ -1,4 +1,5 @@
-"""Fixtures for model tests: one small real training run on MTD images, shared by the whole session."""
+"""Fixtures for model tests: one small training run on generated parts shared by the whole session, and the real
+MTD data set for the tests marked ``dataset``."""
 
 from __future__ import annotations
 
@@ -11,15 +12,21 @@ TINY_STEPS = 30
 
 
 @pytest.fixture(scope="session")
+def generated(parts_root):
+    """The generated data set (see :func:`core.data.synthetic_parts.write_parts_dataset`)."""
+    return read_mvtec(parts_root)
+
+
+@pytest.fixture(scope="session")
 def mtd(mtd_root):
     return read_mvtec(mtd_root)
 
 
 @pytest.fixture(scope="session")
-def trained_run(mtd):
-    """(TrainedModel, events): the tiny preset on 20 real good MTD images."""
+def trained_run(generated):
+    """(TrainedModel, events): the tiny preset on 20 generated good parts."""
     events = []
-    model = run_fit(mtd.train[:20], preset("tiny", steps=TINY_STEPS), on_event=events.append)
+    model = run_fit(generated.train[:20], preset("tiny", steps=TINY_STEPS), on_event=events.append)
     return model, events
 
 

@@ -116,11 +116,11 @@ def test_a_large_batch_on_the_cpu_is_encoded_in_chunks_with_each_image_its_own_m
 
 
 def test_no_gradient_cpu_passes_run_a_traced_graph_that_gives_the_eager_maps(
-    encoder: FeatureEncoder, mtd_root: Path
+    encoder: FeatureEncoder, parts_root: Path
 ) -> None:
     from core.data.io import load_image
 
-    tiles = sorted((mtd_root / "test").glob("*/*.*"))[:3]
+    tiles = sorted((parts_root / "test").glob("*/*.*"))[:3]
     images = [cv2.resize(load_image(path), (256, 256), interpolation=cv2.INTER_AREA) for path in tiles]
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(255)
     graphs = backbone._trunk_graphs(encoder)

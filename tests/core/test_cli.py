@@ -50,10 +50,10 @@ def recipes(tmp_path, store, trained):
     return store.root
 
 
-def test_infer_prints_one_json_line_per_image_and_reports_bad_files(recipes, mtd, tmp_path, capsys):
+def test_infer_prints_one_json_line_per_image_and_reports_bad_files(recipes, generated, tmp_path, capsys):
     folder = tmp_path / "imgs"
     folder.mkdir()
-    for s in mtd.test[:2]:
+    for s in generated.test[:2]:
         shutil.copy(s.path, folder)
     (folder / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     maps = tmp_path / "maps"
@@ -65,16 +65,16 @@ def test_infer_prints_one_json_line_per_image_and_reports_bad_files(recipes, mtd
     assert {"path", "score", "verdict", "thresholds", "ms", "mode", "version"} <= set(ok[0])
     assert ok[0]["verdict"] in {"OK", "NG", "UNCERTAIN"}
     assert lines[-1]["path"].endswith("zz_broken.png") and "damaged PNG" in lines[-1]["error"]
-    assert (maps / f"{mtd.test[0].path.stem}_overlay.png").is_file()
+    assert (maps / f"{generated.test[0].path.stem}_overlay.png").is_file()
 
 
-def test_eval_reports_the_metrics(recipes, mtd, tmp_path, capsys):
+def test_eval_reports_the_metrics(recipes, generated, tmp_path, capsys):
     root = tmp_path / "gb"
     (root / "good").mkdir(parents=True)
     (root / "bad").mkdir()
-    for s in [x for x in mtd.test if x.label == 0][:3]:
+    for s in [x for x in generated.test if x.label == 0][:3]:
         shutil.copy(s.path, root / "good")
-    for s in [x for x in mtd.test if x.label == 1][:3]:
+    for s in [x for x in generated.test if x.label == 1][:3]:
         shutil.copy(s.path, root / "bad")
     assert main(["eval", "--recipes", str(recipes), "--category", "tiles", "--data", str(root), "--rows"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -84,11 +84,11 @@ def test_eval_reports_the_metrics(recipes, mtd, tmp_path, capsys):
     assert sum(report["confusion"].values()) == 6
 
 
-def test_eval_warns_when_darkened_images_are_inspected_as_well_lit(recipes, mtd, tmp_path, capsys):
+def test_eval_warns_when_darkened_images_are_inspected_as_well_lit(recipes, generated, tmp_path, capsys):
     root = tmp_path / "gb"
     for label, samples in (
-        ("good", [x for x in mtd.test if x.label == 0][:2]),
-        ("bad", [x for x in mtd.test if x.label == 1][:2]),
+        ("good", [x for x in generated.test if x.label == 0][:2]),
+        ("bad", [x for x in generated.test if x.label == 1][:2]),
     ):
         (root / label).mkdir(parents=True)
         for s in samples:
@@ -115,10 +115,10 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert main(["train", "--recipes", str(tmp_path), "--data", str(tmp_path), "--category", "../x"]) == 2
 
 
-def test_train_from_a_plain_folder(tmp_path, mtd, capsys):
+def test_train_from_a_plain_folder(tmp_path, generated, capsys):
     data = tmp_path / "good"
     data.mkdir()
-    for s in mtd.train[:12]:
+    for s in generated.train[:12]:
         shutil.copy(s.path, data)
     rc = main(
         [

@@ -87,7 +87,7 @@ def test_kill_while_saving_a_version_keeps_the_previous_one_active(tmp_path):
 def test_kill_during_training_leaves_the_active_model_untouched(tmp_path):
     script = """
     import numpy as np
-    from core.selftest import generated_part
+    from core.data.synthetic_parts import generated_part
     from core.training import fit, preset
     r = store.create("tiles")
     r.save_version(untrained(), activate=True)

@@ -47,6 +47,7 @@ def _mvtec(root: Path) -> Path:
 # --- MVTec layout -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.dataset
 def test_real_mtd_folder_reads_as_mvtec(mtd_root: Path) -> None:
     data = read_mvtec(mtd_root)
     assert isinstance(data, MVTecSet)
@@ -205,6 +206,7 @@ def test_labelled_reads_a_good_bad_folder(tmp_path: Path) -> None:
     assert [(s.path.name, s.label) for s in samples] == [("g.png", 0), ("b.png", 1)]
 
 
+@pytest.mark.dataset
 def test_labelled_on_real_mtd(mtd_root: Path) -> None:
     samples = read_labelled(mtd_root)
     assert len(samples) == 191 + 392

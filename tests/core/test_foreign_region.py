@@ -203,6 +203,7 @@ def test_too_few_images_or_unmatched_masks_are_refused():
         head.fit(x[:3], x, torch.zeros(3, 8, 8), x[3:], map_spread=1.0)
 
 
+@pytest.mark.dataset
 def test_on_real_tiles_it_outlines_swapped_and_refinished_regions_and_uneven_bands(mtd):
     """Trained on 80 good MTD tiles, 640 swaps and 320 refinishes of them, the head's z-score is higher inside
     the region of swaps and of refinishes of *other* good tiles than over the rest of them, and higher inside

@@ -328,6 +328,7 @@ def test_list_images_filters_and_sorts(tmp_path: Path) -> None:
 # --- real images --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.dataset
 def test_real_mtd_images_load(mtd_root: Path) -> None:
     paths = list_images(mtd_root / "train" / "good")[:3]
     paths += [list_images(d)[0] for d in sorted((mtd_root / "test").iterdir())]

@@ -17,8 +17,8 @@ def predictor(trained):
 
 
 @pytest.fixture(scope="module")
-def tile(mtd):
-    return load_image(mtd.test[0].path)
+def tile(generated):
+    return load_image(generated.test[0].path)
 
 
 def test_result_maps_are_at_input_resolution_and_timed(predictor, tile):
@@ -47,8 +47,8 @@ def test_illumination_map_shows_the_uneven_light(predictor, tile):
     assert ill[:, : tile.shape[1] // 4].mean() < 0.6 * ill[:, -tile.shape[1] // 4 :].mean()
 
 
-def test_batch_equals_one_by_one(predictor, mtd):
-    imgs = [load_image(s.path) for s in mtd.test[:3]]
+def test_batch_equals_one_by_one(predictor, generated):
+    imgs = [load_image(s.path) for s in generated.test[:3]]
     batch = predictor.predict_batch(imgs, InputMode.WELLLIT)
     single = [predictor.predict(i, InputMode.WELLLIT) for i in imgs]
     assert [b.raw_score for b in batch] == pytest.approx([s.raw_score for s in single], rel=1e-4)
@@ -76,17 +76,17 @@ def test_new_thresholds_re_decide_without_running_the_model(predictor, tile):
     assert low.anomaly_map is r.anomaly_map
 
 
-def test_paths_and_arrays_are_accepted(predictor, mtd):
-    by_path = predictor.predict(str(mtd.test[1].path))
-    by_array = predictor.predict(load_image(mtd.test[1].path))
+def test_paths_and_arrays_are_accepted(predictor, generated):
+    by_path = predictor.predict(str(generated.test[1].path))
+    by_array = predictor.predict(load_image(generated.test[1].path))
     assert by_path.raw_score == pytest.approx(by_array.raw_score, rel=1e-5)
-    assert by_path.frame.ref == str(mtd.test[1].path)
+    assert by_path.frame.ref == str(generated.test[1].path)
 
 
-def test_traced_graphs_give_the_eager_results(trained, mtd):
+def test_traced_graphs_give_the_eager_results(trained, generated):
     """The encoder's and the network's no-gradient passes run as traced graphs (core.graphs); switched off, the
     same images give the same scores and maps to float rounding."""
-    images = [load_image(s.path) for s in mtd.test[:2]]
+    images = [load_image(s.path) for s in generated.test[:2]]
     dark, _ = synthesize_lowlight(images[0], 0.8, 4)
     fast = Predictor(trained)
     slow = Predictor(trained)

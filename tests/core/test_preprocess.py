@@ -13,8 +13,8 @@ from core.preprocess import lowlight_cutoff, mean_linear, mode_images, resize_rg
 from core.types import InputMode
 
 
-def test_each_mode_gets_its_input_target_and_light(mtd):
-    tile = load_image(mtd.train[0].path)
+def test_each_mode_gets_its_input_target_and_light(generated):
+    tile = load_image(generated.train[0].path)
     dark, _ = synthesize_lowlight(tile, 0.8, 3)
     well_mean = mean_linear(resize_rgb(tile, 128))
 
@@ -36,14 +36,14 @@ def test_each_mode_gets_its_input_target_and_light(mtd):
     assert mean_linear(v.input) > 3 * mean_linear(v.light)
 
 
-def test_paired_mode_without_a_partner_is_refused(mtd):
-    tile = load_image(mtd.train[0].path)
+def test_paired_mode_without_a_partner_is_refused(generated):
+    tile = load_image(generated.train[0].path)
     with pytest.raises(ValueError, match="partner"):
         mode_images(InputMode.PAIRED, tile, None, 64, 0.2)
 
 
-def test_automatic_mode_follows_exposure_and_partner(mtd):
-    tile = load_image(mtd.train[0].path)
+def test_automatic_mode_follows_exposure_and_partner(generated):
+    tile = load_image(generated.train[0].path)
     dark, _ = synthesize_lowlight(tile, 0.9, 0)
     cutoff = lowlight_cutoff([mean_linear(tile)])
     assert resolve_mode(tile, None, None, cutoff) == InputMode.WELLLIT
@@ -56,6 +56,7 @@ def test_automatic_mode_follows_exposure_and_partner(mtd):
     assert [m.label for m in InputMode] == ["low-light", "well-lit", "paired"]
 
 
+@pytest.mark.dataset
 def test_good_parts_as_dark_as_the_trained_ones_stay_well_lit(mtd):
     """MTD's good tiles span a 20-fold range of exposure. Every 19th of them: the darkest is under half their mean
     (the cut-off where good parts are evenly lit), yet it is inspected as well-lit; a dim capture of a typical

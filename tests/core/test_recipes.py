@@ -58,9 +58,9 @@ def test_names_cannot_escape_the_recipes_folder(store, tmp_path):
     assert not (tmp_path / "evil").exists()
 
 
-def test_samples_exclusion_and_partners(store, mtd):
+def test_samples_exclusion_and_partners(store, generated):
     r = store.create("tiles")
-    img = load_image(mtd.train[0].path)
+    img = load_image(generated.train[0].path)
     p = r.add_sample(img, lowlight=img // 4, stem="s1")
     r.add_sample(img, stem="s2")
     assert [s.path.name for s in r.samples()] == ["s1.png", "s2.png"]
@@ -71,11 +71,11 @@ def test_samples_exclusion_and_partners(store, mtd):
     assert not p.exists() and not (r.lowlight_dir / "s1.png").exists()
 
 
-def test_imported_pairs_stay_paired_when_names_clash(store, tmp_path, mtd):
+def test_imported_pairs_stay_paired_when_names_clash(store, tmp_path, generated):
     """Importing a second batch with the same file names renames the new good images, and their low-light
     partners follow them: no existing sample loses or swaps its partner."""
     r = store.create("pairs")
-    src = [mtd.train[0].path, mtd.train[1].path]
+    src = [generated.train[0].path, generated.train[1].path]
     well, dark = tmp_path / "well", tmp_path / "dark"
     for folder in (well, dark):
         folder.mkdir()
@@ -98,12 +98,12 @@ def test_imported_pairs_stay_paired_when_names_clash(store, tmp_path, mtd):
     assert pairs["part0.png"] is not None and pairs["part1.png"] is not None
 
 
-def test_version_round_trip_gives_identical_results(store, trained, mtd):
+def test_version_round_trip_gives_identical_results(store, trained, generated):
     r = store.create("tiles")
     v = r.save_version(trained, activate=True)
     assert v == "v001" and r.active_version == "v001"
     assert r.save_version(trained) == "v002" and r.active_version == "v001"
-    img = load_image(mtd.test[0].path)
+    img = load_image(generated.test[0].path)
     a = Predictor(trained).predict(img)
     b = Predictor.from_recipe(store.get("tiles")).predict(img)
     assert b.raw_score == pytest.approx(a.raw_score, rel=1e-5)
@@ -126,13 +126,13 @@ def saved(store, trained):
     return r, r.versions_dir / "v001"
 
 
-def test_the_low_light_cut_off_is_saved_and_older_models_keep_half_the_mean(saved, trained, mtd):
+def test_the_low_light_cut_off_is_saved_and_older_models_keep_half_the_mean(saved, trained, generated):
     """Automatic mode's cut-off travels with the model: the saved one decides which mode a dim part gets; a
     model.json from before it was stored loads with half the training images' mean exposure, as such models were
     run."""
     r, folder = saved
     assert r.load().lowlight_below == pytest.approx(trained.lowlight_below)
-    tile = load_image(mtd.train[0].path)
+    tile = load_image(generated.train[0].path)
     dim = change_exposure(tile, 0.3)  # well under half of the 20 training tiles' mean
     assert Predictor(r.load()).predict(dim).mode == InputMode.LOWLIGHT
     meta = json.loads((folder / "model.json").read_text())
@@ -195,7 +195,7 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
     ],
     ids=[f"format{n}" for n in (2, 3, 5, 7, 8, 9, 10, 11, 12, 13)],
 )
-def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, trained, mtd, fmt, lacks):
+def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, trained, generated, fmt, lacks):
     """Format 2 had no residual whitening, formats 2 and 3 no feature density, formats 2 to 5 no image density,
     formats 2 to 7 no region contrast, formats 2 to 8 no foreign-region head, formats 2 to 9 no noise floor, formats
     9 and 10 no mirror-image average in the head, formats 9 to 11 no deviations from each place's good mean among the
@@ -242,7 +242,7 @@ def test_an_older_model_loads_with_what_its_format_lacked_unfitted(saved, traine
     assert not any(g.is_fitted for g in old.net.gates.values())
     assert all(trained.net.gates[m].is_fitted for m in ("lowlight", "welllit"))
     assert bool(old.net.whitening["lowlight"].fitted) == (fmt >= 3)
-    image = load_image(mtd.test[0].path)
+    image = load_image(generated.test[0].path)
     result = Predictor(old).predict(image)
     assert np.isfinite(result.raw_score)
     if fmt >= 5:  # the score and the map without the terms the format lacked, as those formats scored
@@ -324,7 +324,7 @@ def test_activating_a_version_that_does_not_load_is_refused(saved, trained):
     assert r.active_version == "v001"
 
 
-def test_a_format4_model_loads_its_single_gaussian_density(saved, mtd):
+def test_a_format4_model_loads_its_single_gaussian_density(saved, generated):
     """Format 4 saved each mode's density as one Gaussian (``mean``, ``precision``); it loads as a fitted
     mixture of one, its descriptors on every cell as it was fitted."""
     from safetensors.torch import load_file, save_file
@@ -346,5 +346,5 @@ def test_a_format4_model_loads_its_single_gaussian_density(saved, mtd):
     for mode in ("lowlight", "welllit"):
         density = old.net.densities[mode]
         assert density.is_fitted and density.components == 1 and int(density.cell_step) == 1
-    result = Predictor(old).predict(load_image(mtd.test[0].path))
+    result = Predictor(old).predict(load_image(generated.test[0].path))
     assert np.isfinite(result.raw_score)

@@ -105,6 +105,7 @@ def test_features_on_another_grid_are_refused():
         region.zscores(torch.randn(1, 8, 12, 12))
 
 
+@pytest.mark.dataset
 def test_on_real_tiles_the_uneven_band_stands_out_from_the_rest_of_its_tile(mtd):
     """Fitted on the encoder's coarsest features of 60 good MTD tiles, the term is higher inside the annotated
     band of *uneven* tiles (a region of another finish, which the reconstruction map barely sees) than over the

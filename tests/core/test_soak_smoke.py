@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 
-def test_soak_script_small_run_logs_every_inspection(tmp_path, repo_root, mtd_root):
+def test_soak_script_small_run_logs_every_inspection(tmp_path, repo_root, parts_root):
     out = tmp_path / "soak.json"
     cmd = [
         sys.executable,
@@ -23,7 +23,7 @@ def test_soak_script_small_run_logs_every_inspection(tmp_path, repo_root, mtd_ro
         "--steps", "3",
         "--threads", "1",
         "--home", str(tmp_path / "home"),
-        "--data", str(mtd_root),
+        "--data", str(parts_root),
         "--json", str(out),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=repo_root)

@@ -1,5 +1,5 @@
-"""Training on real MTD images: progress events, cancelling, reproducibility, the three data regimes, and that
-a short run already tells defective tiles from good ones."""
+"""Training on generated parts (and, marked ``dataset``, on real MTD tiles): progress events, cancelling,
+reproducibility, the three data regimes, and that a short run already tells defective tiles from good ones."""
 
 from __future__ import annotations
 
@@ -36,9 +36,16 @@ from core.types import InputMode
 TINY_STEPS = 30  # as in conftest.trained_run
 
 
-def _balanced_test(mtd, n=10):
-    good = [s for s in mtd.test if s.label == 0][:n]
-    bad = [s for s in mtd.test if s.defect_type in ("blowhole", "break", "fray")][::7][:n]
+# per data set: its model's fixture, the defect types tested and which of their images (every n-th)
+SEPARATION_DATA = {
+    "generated": ("trained", ("band", "blob", "crack", "scratch"), 2),
+    "mtd": ("trained_on_mtd", ("blowhole", "break", "fray"), 7),
+}
+
+
+def _balanced_test(data, kinds, every, n=10):
+    good = [s for s in data.test if s.label == 0][:n]
+    bad = [s for s in data.test if s.defect_type in kinds][::every][:n]
     return good + bad
 
 
@@ -75,23 +82,23 @@ def test_trained_model_records_what_a_version_needs(trained):
     assert trained.lowlight_below == pytest.approx(0.5 * trained.welllit_mean)
 
 
-def test_inspection_of_a_dark_image_uses_the_lowlight_whitening(trained, mtd):
-    dark, _ = synthesize_lowlight(load_image(mtd.test[0].path), 0.7, 3)
+def test_inspection_of_a_dark_image_uses_the_lowlight_whitening(trained, generated):
+    dark, _ = synthesize_lowlight(load_image(generated.test[0].path), 0.7, 3)
     unwhitened = copy.deepcopy(trained)
     unwhitened.net.whitening["lowlight"].fitted.fill_(0.0)
     with_it = Predictor(trained).predict(dark, InputMode.LOWLIGHT).raw_score
     without = Predictor(unwhitened).predict(dark, InputMode.LOWLIGHT).raw_score
     assert with_it != pytest.approx(without, rel=0.05)
     # well-lit inspection never whitens: the same change leaves it alone
-    image = load_image(mtd.test[0].path)
+    image = load_image(generated.test[0].path)
     assert Predictor(trained).predict(image, InputMode.WELLLIT).raw_score == pytest.approx(
         Predictor(unwhitened).predict(image, InputMode.WELLLIT).raw_score, rel=1e-5
     )
 
 
 @pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
-def test_inspection_adds_the_feature_density_to_the_map(trained, mtd, mode):
-    image = load_image(mtd.test[0].path)
+def test_inspection_adds_the_feature_density_to_the_map(trained, generated, mode):
+    image = load_image(generated.test[0].path)
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
     without_density = copy.deepcopy(trained)
@@ -104,15 +111,15 @@ def test_inspection_adds_the_feature_density_to_the_map(trained, mtd, mode):
 
 
 @pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
-def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(trained, mtd, mode):
+def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(trained, generated, mode):
     """Trained on 17 images, far fewer than it needs, the image density is left unfitted and the score is the
     map's. Fitted here on 20 good tiles and given weight 1.5, it multiplies the map's score by exp(1.5 x the
     spread of good map log-scores x its z-scored distance), softly capped; before the image gate (which follows
     the score) the map is the same with or without it."""
     assert not any(d.is_fitted for d in trained.net.image_densities.values())
     assert trained.stats["image_density_weight"] == {m: 0.0 for m in trained.post.modes}
-    image = load_image(mtd.test[-1].path)
-    goods = [load_image(s.path) for s in mtd.train[20:40]]
+    image = load_image(generated.test[-1].path)
+    goods = [load_image(s.path) for s in generated.train[20:40]]
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
         goods = [synthesize_lowlight(g, 0.7, k)[0] for k, g in enumerate(goods)]
@@ -146,7 +153,7 @@ def _without_gates(trained):
 
 
 @pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
-def test_inspection_scales_the_map_by_the_image_gate_and_leaves_the_score(trained, mtd, mode):
+def test_inspection_scales_the_map_by_the_image_gate_and_leaves_the_score(trained, generated, mode):
     """Calibration fits each mode's image gate on the held-out good images' scores (the same ones that set the
     image threshold), its weight the image density's share of its full weight: none here, where 17 images are too
     few for the image density, so the map is as the terms before the gate left it. Given its full weight, the gate
@@ -157,7 +164,7 @@ def test_inspection_scales_the_map_by_the_image_gate_and_leaves_the_score(traine
     mad = 1.4826 * np.median(np.abs(good_logs - np.median(good_logs)))
     assert float(gate.spread) == pytest.approx(mad, rel=1e-4)
     assert float(gate.weight) == 0.0 and not trained.net.image_densities[mode.value].is_fitted
-    image = load_image(next(s.path for s in mtd.test if s.defect_type == "break"))
+    image = load_image(next(s.path for s in generated.test if s.defect_type == "crack"))
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
     view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
@@ -183,7 +190,7 @@ MAP_TERMS = {
 
 @pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
 @pytest.mark.parametrize("kind", sorted(MAP_TERMS))
-def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, mtd, kind, mode):
+def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, generated, kind, mode):
     """Calibration fits each mode's region contrast (on the training images) and trains its foreign-region head
     (on swapped-in regions of them), each scaled to the spread of the held-out good images' maps; at inspection
     the map gains weight x that spread x the term's z-scores, the score does not. The low-light head also takes
@@ -193,7 +200,7 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
     assert term.is_fitted and float(term.norm[3]) == term.default_weight and float(term.norm[2]) > 0
     if kind == "foreign_regions":
         assert term.takes_light == (mode == InputMode.LOWLIGHT)
-    image = load_image(next(s.path for s in mtd.test if s.defect_type == "uneven"))
+    image = load_image(next(s.path for s in generated.test if s.defect_type == "band"))
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
     predictor = Predictor(trained)
@@ -214,12 +221,12 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
 
 
 @pytest.mark.parametrize("mode", [InputMode.WELLLIT, InputMode.LOWLIGHT])
-def test_inspection_puts_the_noise_floor_under_the_map_and_leaves_the_score(trained, mtd, mode):
+def test_inspection_puts_the_noise_floor_under_the_map_and_leaves_the_score(trained, generated, mode):
     """Calibration sets each mode's noise floor at the 75th percentile of the held-out good images' map; at
     inspection the map below it fades towards zero before the region terms are added, the score is the same."""
     floor = trained.net.floors[mode.value]
     assert floor.is_fitted and float(floor.knee) > 0
-    image = load_image(next(s.path for s in mtd.test if s.defect_type == "blowhole"))
+    image = load_image(next(s.path for s in generated.test if s.defect_type == "blob"))
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
     bare, floored = _without_gates(trained), _without_gates(trained)
@@ -248,7 +255,7 @@ def test_settings_read_back_as_trained_and_older_ones_without_re_finished_compos
     assert TrainConfig.from_dict(older).swap_images == preset("default").swap_images
 
 
-def test_cancel_during_calibration_stops_within_the_stage_not_at_the_next_mode(mtd):
+def test_cancel_during_calibration_stops_within_the_stage_not_at_the_next_mode(generated):
     """Each calibration stage checks for Cancel before every image: a cancel that comes a few images into the
     first mode's calibration stops it there, before that mode is calibrated (not at the start of the next mode,
     which on a 2-core PC was up to a minute later)."""
@@ -259,7 +266,7 @@ def test_cancel_during_calibration_stops_within_the_stage_not_at_the_next_mode(m
             calls["after"] += 1
         return calls["after"] > 5
 
-    gen = fit(mtd.train[:16], preset("tiny", steps=5, swap_images=0, refinish_images=0), cancel=cancel)
+    gen = fit(generated.train[:16], preset("tiny", steps=5, swap_images=0, refinish_images=0), cancel=cancel)
     seen = []
     with pytest.raises(TrainingCancelled):
         for event in gen:
@@ -268,11 +275,11 @@ def test_cancel_during_calibration_stops_within_the_stage_not_at_the_next_mode(m
     assert [e.stage for e in seen][-1] == "calibrate" and not any(e.message.startswith("calibrated") for e in seen)
 
 
-def test_cancel_while_the_foreign_region_head_learns_stops_within_a_batch(mtd):
+def test_cancel_while_the_foreign_region_head_learns_stops_within_a_batch(generated):
     """The head's stage (hundreds of composites through the encoder, then its own training) checks for Cancel
     as it goes: set when the stage is announced, the next check raises and no further event arrives."""
     cancel = threading.Event()
-    gen = fit(mtd.train[:16], preset("tiny", steps=5, swap_images=400), cancel=cancel)
+    gen = fit(generated.train[:16], preset("tiny", steps=5, swap_images=400), cancel=cancel)
     seen = []
     with pytest.raises(TrainingCancelled):
         for event in gen:
@@ -282,6 +289,7 @@ def test_cancel_while_the_foreign_region_head_learns_stops_within_a_batch(mtd):
     assert seen[-1].message == "low-light: learning what a swapped-in or re-finished region looks like"
 
 
+@pytest.mark.dataset
 def test_where_the_image_density_counts_it_is_fitted_with_brighter_and_dimmer_exposures(mtd, monkeypatch):
     """With the image density's thresholds lowered so that 30 good images count, training fits it on each
     image as taken and at :attr:`ImageDensity.exposure_gains`. Photographed 1.4 times brighter, a good tile then
@@ -324,9 +332,17 @@ def test_where_the_image_density_counts_it_is_fitted_with_brighter_and_dimmer_ex
     assert bool((shift_fitted < shift_as_taken).all()), (shift_fitted, shift_as_taken)
 
 
-def test_short_training_separates_defective_from_good_tiles(trained, mtd):
-    predictor = Predictor(trained)
-    samples = _balanced_test(mtd)
+@pytest.fixture(scope="module")
+def trained_on_mtd(mtd):
+    """The session's tiny training, on 20 real good MTD tiles instead of generated parts."""
+    return run_fit(mtd.train[:20], preset("tiny", steps=TINY_STEPS))
+
+
+@pytest.mark.parametrize("data", ["generated", pytest.param("mtd", marks=pytest.mark.dataset)])
+def test_short_training_separates_defective_from_good_tiles(data, request):
+    model_fixture, kinds, every = SEPARATION_DATA[data]
+    predictor = Predictor(request.getfixturevalue(model_fixture))
+    samples = _balanced_test(request.getfixturevalue(data), kinds, every)
     welllit = evaluate(predictor, samples, mode=InputMode.WELLLIT)
     lowlight = evaluate(predictor, samples, mode=InputMode.LOWLIGHT, lowlight_strength=0.7)
     # 30 steps on 20 images: defects already stand out within each image in both modes (pixel level), and
@@ -337,9 +353,9 @@ def test_short_training_separates_defective_from_good_tiles(trained, mtd):
     assert welllit.counts == {"good": 10, "defective": 10, "unreadable": 0}
 
 
-def test_cancel_stops_training_at_the_next_step(mtd):
+def test_cancel_stops_training_at_the_next_step(generated):
     cancel = threading.Event()
-    gen = fit(mtd.train[:12], preset("tiny", steps=50), cancel=cancel)
+    gen = fit(generated.train[:12], preset("tiny", steps=50), cancel=cancel)
     steps = 0
     with pytest.raises(TrainingCancelled):
         for event in gen:
@@ -350,10 +366,10 @@ def test_cancel_stops_training_at_the_next_step(mtd):
     assert steps == 2
 
 
-def test_too_few_or_unreadable_images_are_refused_with_the_reason(mtd, tmp_path):
+def test_too_few_or_unreadable_images_are_refused_with_the_reason(generated, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image")
-    samples = mtd.train[:3] + [Sample(bad)]
+    samples = generated.train[:3] + [Sample(bad)]
     with pytest.raises(DatasetError, match=rf"at least {MIN_GOOD_SAMPLES}.*broken.png"):
         run_fit(samples, preset("tiny", steps=1))
 
@@ -369,21 +385,22 @@ def _training_losses(samples, cfg) -> list[float]:
     return losses
 
 
-def test_same_seed_same_losses(mtd):
-    a, b, c = (_training_losses(mtd.train[:12], preset("tiny", steps=3, seed=seed)) for seed in (5, 5, 6))
+def test_same_seed_same_losses(generated):
+    a, b, c = (_training_losses(generated.train[:12], preset("tiny", steps=3, seed=seed)) for seed in (5, 5, 6))
     assert a == b
     assert a != c
 
 
-def test_cached_targets_train_exactly_like_fresh_ones(mtd):
+def test_cached_targets_train_exactly_like_fresh_ones(generated):
     """The target-feature cache only saves encoder passes: with it and without it (budget 0) the same seed gives
     the same losses, step after step, including steps that reuse a cached (sample, flips) target."""
-    fresh, cached = (_training_losses(mtd.train[:12], preset("tiny", steps=12, target_cache_mb=mb)) for mb in (0, 64))
+    samples = generated.train[:12]
+    fresh, cached = (_training_losses(samples, preset("tiny", steps=12, target_cache_mb=mb)) for mb in (0, 64))
     # 12 steps x 4 draws from 9 training tiles x 4 flip variants: later steps reuse cached targets
     np.testing.assert_allclose(cached, fresh, rtol=2e-3)
 
 
-def test_target_cache_is_let_go_before_calibration(mtd, monkeypatch):
+def test_target_cache_is_let_go_before_calibration(generated, monkeypatch):
     """The cached targets serve the training steps only: by the first calibration event the cache and the
     features in it are gone, so calibration's own features reuse that memory instead of adding to it."""
     import weakref
@@ -398,7 +415,7 @@ def test_target_cache_is_let_go_before_calibration(mtd, monkeypatch):
             caches.append(weakref.ref(self))
 
     monkeypatch.setattr(training, "_TargetCache", Watched)
-    run = fit(mtd.train[:12], preset("tiny", steps=3, swap_images=0, refinish_images=0))
+    run = fit(generated.train[:12], preset("tiny", steps=3, swap_images=0, refinish_images=0))
     stages = []
     for event in run:  # ``run`` stays referenced: a closed generator would free everything anyway
         stages.append(event.stage)
@@ -443,12 +460,12 @@ def test_freed_tensors_go_back_to_the_system_when_released():
     del keeper
 
 
-def test_paired_training_calibrates_the_paired_mode(mtd, tmp_path):
+def test_paired_training_calibrates_the_paired_mode(generated, tmp_path):
     well, low = tmp_path / "well", tmp_path / "low"
     well.mkdir(), low.mkdir()
     import cv2
 
-    for i, s in enumerate(mtd.train[:12]):
+    for i, s in enumerate(generated.train[:12]):
         img = load_image(s.path)
         cv2.imwrite(str(well / f"p{i}.png"), img[:, :, ::-1])
         cv2.imwrite(str(low / f"p{i}.png"), synthesize_lowlight(img, 0.7, i)[0][:, :, ::-1])
@@ -460,10 +477,10 @@ def test_paired_training_calibrates_the_paired_mode(mtd, tmp_path):
     assert r.mode == InputMode.PAIRED and np.isfinite(r.score)
 
 
-def test_lowlight_only_training_uses_enhanced_targets(mtd, tmp_path):
+def test_lowlight_only_training_uses_enhanced_targets(generated, tmp_path):
     import cv2
 
-    for i, s in enumerate(mtd.train[:12]):
+    for i, s in enumerate(generated.train[:12]):
         cv2.imwrite(str(tmp_path / f"d{i}.png"), synthesize_lowlight(load_image(s.path), 0.8, i)[0][:, :, ::-1])
     from core.data.datasets import read_good_folder
 

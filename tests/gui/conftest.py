@@ -1,7 +1,7 @@
 """GUI test fixtures: an offscreen Qt, settings and data folders redirected to tmp, a trained category shared by
 the whole session, and a guard that fails any test leaving a QThread running.
 
-``trained_home`` trains the "tiny" preset on a few MTD good images once per session (30-60 s on a loaded
+``trained_home`` trains the "tiny" preset on a few generated good parts once per session (30-60 s on a loaded
 machine) and returns the LLAD home folder with a category named ``tiles`` active. Other GUI tests may reuse it.
 """
 
@@ -38,7 +38,7 @@ def train_tiles(home: Path, good_dir: Path, n: int = TRAIN_IMAGES, steps: int = 
 
 
 @pytest.fixture(scope="session")
-def trained_home(tmp_path_factory, mtd_root) -> Path:
+def trained_home(tmp_path_factory, parts_root) -> Path:
     """An LLAD home with the category 'tiles' trained (tiny preset) and active. Do not modify it: copy first.
 
     For quick local iterations, ``LLAD_GUI_TEST_HOME`` may name a home trained earlier with :func:`train_tiles`.
@@ -47,7 +47,7 @@ def trained_home(tmp_path_factory, mtd_root) -> Path:
     if reuse and (Path(reuse) / "recipes" / "tiles" / "recipe.json").exists():
         return Path(reuse)
     home = tmp_path_factory.mktemp("llad-trained-home")
-    return train_tiles(home, mtd_root / "train" / "good")
+    return train_tiles(home, parts_root / "train" / "good")
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def no_threads_left(qapp):
     assert not running, f"test left {len(running)} QThread(s) running: {running}"
 
 
-MODEL_TIMEOUT = 60_000
+MODEL_TIMEOUT = 180_000  # loading and warming a model takes 30-50 s when the 2 cores are shared
 
 
 def open_window(qtbot, home, wait_model=True):

@@ -1,4 +1,4 @@
-"""The Evaluate page on an MTD subset in MVTec layout (6 good, 6 defective with masks): metrics shown, a
+"""The Evaluate page on generated parts in MVTec layout (6 good, 6 defective with masks): metrics shown, a
 sortable table, an image's overlay on double-click, a suggested threshold applied to the application, and
 cancelling."""
 
@@ -16,19 +16,21 @@ from llad_gui.state import AppState
 
 EVAL_TIMEOUT = 120_000
 
+pytestmark = pytest.mark.dataset  # a trained MTD category and MTD test images
+
 
 @pytest.fixture
-def subset(tmp_path, mtd_root):
-    """6 good and 6 defective MTD test images with their masks, in MVTec layout under tmp."""
-    root = tmp_path / "mtd-subset"
-    picks = {"good": 6, "blowhole": 2, "crack": 2, "uneven": 2}
+def subset(tmp_path, parts_root):
+    """6 good and 6 defective generated parts with their masks, in MVTec layout under tmp."""
+    root = tmp_path / "parts-subset"
+    picks = {"good": 6, "blob": 2, "crack": 2, "band": 2}
     for kind, n in picks.items():
         dest = root / "test" / kind
         dest.mkdir(parents=True)
-        for p in list_images(mtd_root / "test" / kind)[:n]:
+        for p in list_images(parts_root / "test" / kind)[:n]:
             shutil.copy2(p, dest / p.name)
             if kind != "good":
-                mask = mtd_root / "ground_truth" / kind / f"{p.stem}_mask.png"
+                mask = parts_root / "ground_truth" / kind / f"{p.stem}_mask.png"
                 (root / "ground_truth" / kind).mkdir(parents=True, exist_ok=True)
                 shutil.copy2(mask, root / "ground_truth" / kind / mask.name)
     return root
@@ -38,7 +40,7 @@ def subset(tmp_path, mtd_root):
 def page(qtbot, gui_home):
     state = AppState(gui_home)
     state.set_category("tiles")
-    qtbot.waitUntil(lambda: state.predictor is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: state.predictor is not None, timeout=EVAL_TIMEOUT)
     p = EvaluatePage(state)
     qtbot.addWidget(p)
     p.resize(1300, 800)
@@ -57,7 +59,9 @@ def test_evaluate_shows_metrics_table_and_overlay(qtbot, page, subset):
     with qtbot.waitSignal(page.evaluationFinished, timeout=EVAL_TIMEOUT) as done:
         qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
         assert page.cancel_button.isEnabled()
-    report = done.args[0]
+    evaluation = done.args[0]
+    assert evaluation is page.evaluation
+    report = evaluation.report
     assert report.counts == {"good": 6, "defective": 6, "unreadable": 0}
     assert 0.0 <= report.image_auroc <= 1.0 and math.isfinite(report.pixel_auroc)
     m = page.metric_labels
@@ -111,5 +115,49 @@ def test_evaluation_can_be_cancelled(qtbot, page, subset):
     assert page.run(subset)
     with qtbot.waitSignal(page.evaluationCancelled, timeout=EVAL_TIMEOUT):
         qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
-    assert page.report is None and "cancelled" in page.status.text()
+    assert page.evaluation is None and "cancelled" in page.status.text()
     assert page.run_button.isEnabled()
+
+
+def test_suggest_is_enabled_after_evaluation_and_apply_updates_the_text(qtbot, page, subset):
+    """Issue 33 bug 3: the buttons were refreshed before the rows existed, and "Now:" kept the old threshold."""
+    page.folder_edit.setText(str(subset))
+    with qtbot.waitSignal(page.evaluationFinished, timeout=EVAL_TIMEOUT):
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert page.suggest_button.isEnabled()
+    page.frr_spin.setValue(0.0)
+    qtbot.mouseClick(page.suggest_button, Qt.MouseButton.LeftButton)
+    s = page.suggestion
+    assert s is not None and f"{s.threshold:.3f}" != "1.000"
+    assert "Now: 1.000" in page.suggestion_label.text() and page.apply_button.isEnabled()
+    with qtbot.waitSignal(page.state.thresholdsChanged):
+        qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+    assert f"Now: {s.threshold:.3f}" in page.suggestion_label.text()
+    assert not page.apply_button.isEnabled()  # already applied
+
+
+def test_assistant_shows_the_calibration_trade_off_and_sets_a_target(qtbot, page, subset):
+    """The active version's held-out and synthetic-defect scores as curves, the test set beside them after an
+    evaluation, and a target catch rate applied to the application's thresholds."""
+    assistant = page.assistant
+    lighting = {s.name for s in page.calibration.sets}
+    assert lighting and lighting <= {"low-light", "well-lit", "paired"}
+    names = [c.name for c in assistant.tradeoff.curves()]
+    assert len(assistant.curve_items) == len(names) and "test set" not in names
+    assert "synthetic defects are caught" in assistant.text.text()
+    with qtbot.waitSignal(page.evaluationFinished, timeout=EVAL_TIMEOUT):
+        assert page.run(subset)
+    assert "test set" in [c.name for c in assistant.tradeoff.curves()]
+    x, y = assistant.point_items[-1].getData()  # the test set's operating point matches the confusion grid
+    conf = page.evaluation.confusion(page.state.thresholds)
+    assert x[0] == pytest.approx(100 * conf["fp"] / 6) and y[0] == pytest.approx(100 * conf["tp"] / 6)
+
+    assistant.catch_radio.setChecked(True)
+    assistant.catch_spin.setValue(100.0)
+    expected = page.calibration.threshold_for_catch(1.0, page.state.thresholds.uncertain_band)
+    with qtbot.waitSignal(page.state.thresholdsChanged):
+        qtbot.mouseClick(assistant.set_button, Qt.MouseButton.LeftButton)
+    assert page.state.thresholds.image == pytest.approx(expected)
+    assert page.state.recipe().thresholds().image == pytest.approx(expected)  # saved with the recipe
+    assert assistant.tradeoff.point(page.state.thresholds).catch_rate == 1.0
+    assert f"{expected:.3f}" in page.confusion_caption.text()  # the grid follows the assistant's threshold

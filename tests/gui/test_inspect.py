@@ -37,17 +37,18 @@ class CallCounter:
 
 
 @pytest.fixture
-def part_folder(tmp_path, mtd_root):
-    """Two good and two defective MTD images with a corrupt file between them (by name order)."""
+def part_folder(tmp_path, parts_root):
+    """Two good and two defective generated parts with a corrupt file between them (by name order). The defects
+    are a re-finished band (which the tiny model scores between 0.01 and 4) and a pit (scored above 4)."""
     folder = tmp_path / "parts"
     folder.mkdir()
-    good = list_images(mtd_root / "test" / "good")[:2]
-    bad = list_images(mtd_root / "test" / "blowhole")[:2]
+    good = list_images(parts_root / "test" / "good")[:2]
+    bad = [(kind, list_images(parts_root / "test" / kind)[0]) for kind in ("band", "blob")]
     for i, p in enumerate(good):
         shutil.copy(p, folder / f"a{i}_good{p.suffix}")
     (folder / "b_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
-    for i, p in enumerate(bad):
-        shutil.copy(p, folder / f"c{i}_blowhole{p.suffix}")
+    for i, (kind, p) in enumerate(bad):
+        shutil.copy(p, folder / f"c{i}_{kind}{p.suffix}")
     return folder
 
 
@@ -164,8 +165,9 @@ class StallMeter:
         self.timer.stop()
 
 
-def test_video_as_camera_keeps_the_gui_responsive(qtbot, window, tmp_path, mtd_root):
-    images = list_images(mtd_root / "test" / "good")[:12] + list_images(mtd_root / "test" / "crack")[:12]
+def test_video_as_camera_keeps_the_gui_responsive(qtbot, window, tmp_path, parts_root):
+    images = list_images(parts_root / "train" / "good")[:12]
+    images += list_images(parts_root / "test" / "crack")[:6] + list_images(parts_root / "test" / "blob")[:6]
     video = _write_video(tmp_path / "line.avi", images, fps=12.0)
     page = window.inspect
     page.open_source(SourceSpec("video", str(video)))  # a recording played as a live camera
@@ -182,8 +184,8 @@ def test_video_as_camera_keeps_the_gui_responsive(qtbot, window, tmp_path, mtd_r
     assert window.fps_label.text() != "– fps" and window.ms_label.text().endswith("ms")
 
 
-def test_camera_that_stops_delivering_is_reported(qtbot, window, tmp_path, mtd_root):
-    video = _write_video(tmp_path / "short.avi", list_images(mtd_root / "test" / "good")[:3], fps=20.0)
+def test_camera_that_stops_delivering_is_reported(qtbot, window, tmp_path, parts_root):
+    video = _write_video(tmp_path / "short.avi", list_images(parts_root / "test" / "good")[:3], fps=20.0)
     page = window.inspect
     page.open_source(SourceSpec("video", str(video)))
     qtbot.waitUntil(lambda: page.banner.isVisible() and "lost" in page.banner.text(), timeout=30_000)
@@ -215,7 +217,7 @@ def test_first_start_shows_the_guide_and_leads_to_train(qtbot, tmp_path, monkeyp
         assert "Create a category" in page.guide.step_labels[0].text()
         assert window.model_label.text() == "no category"
         page.guide.button.click()
-        assert window.tabs.currentWidget() is window.pages["Train"]
+        assert window.current_page() is window.pages["Train"]
     finally:
         window.close()
         state.close()

@@ -15,11 +15,11 @@ from llad_gui.workers.acquisition import SourceSpec
 from .test_inspect import _wait_results
 
 
-def test_paired_folders_show_low_light_beside_well_lit(qtbot, window, tmp_path, mtd_root):
+def test_paired_folders_show_low_light_beside_well_lit(qtbot, window, tmp_path, parts_root):
     well, low = tmp_path / "well", tmp_path / "low"
     well.mkdir()
     low.mkdir()
-    for p in list_images(mtd_root / "test" / "good")[:2]:
+    for p in list_images(parts_root / "test" / "good")[:2]:
         image = cv2.imread(str(p))
         cv2.imwrite(str(well / f"{p.stem}.png"), image)
         cv2.imwrite(str(low / f"{p.stem}.png"), (image * 0.25).astype("uint8"))
@@ -36,7 +36,7 @@ def test_paired_folders_show_low_light_beside_well_lit(qtbot, window, tmp_path, 
     assert "well-lit" in page.view.caption.text()
 
 
-def test_hot_folder_inspects_new_images_and_keeps_ng_ones(qtbot, window, tmp_path, mtd_root):
+def test_hot_folder_inspects_new_images_and_keeps_ng_ones(qtbot, window, tmp_path, parts_root):
     state, page = window.state, window.inspect
     ng_folder = tmp_path / "ng-images"
     window.set_ng_folder(str(ng_folder))
@@ -45,7 +45,7 @@ def test_hot_folder_inspects_new_images_and_keeps_ng_ones(qtbot, window, tmp_pat
     hot.mkdir()
     page.open_source(SourceSpec("hotfolder", str(hot)))
     qtbot.waitUntil(lambda: "watching" in page.banner.text(), timeout=10_000)
-    bad = list_images(mtd_root / "test" / "fray")[0]
+    bad = list_images(parts_root / "test" / "scratch")[0]
     shutil.copy(bad, hot / bad.name)
     _wait_results(qtbot, page, 1, timeout=30_000)
     result = page.current
@@ -58,10 +58,10 @@ def test_hot_folder_inspects_new_images_and_keeps_ng_ones(qtbot, window, tmp_pat
     assert state.image_store.max_bytes == 5_000_000_000  # NG images never fill the disk (setting ng_max_gb)
 
 
-def test_a_model_fault_is_an_error_row_and_the_run_goes_on(qtbot, window, tmp_path, mtd_root):
+def test_a_model_fault_is_an_error_row_and_the_run_goes_on(qtbot, window, tmp_path, parts_root):
     folder = tmp_path / "parts"
     folder.mkdir()
-    for p in list_images(mtd_root / "test" / "good")[:3]:
+    for p in list_images(parts_root / "test" / "good")[:3]:
         shutil.copy(p, folder / p.name)
     predictor = window.state.predictor
     real = predictor.predict_batch

@@ -48,12 +48,12 @@ def cell(page, link: str, column: str) -> str:
     return page.table.item(LINKS.index(link), COLUMNS.index(column)).text()
 
 
-def test_switch_start_trigger_and_stop(qtbot, page, gui_home, mtd_root):
+def test_switch_start_trigger_and_stop(qtbot, page, gui_home, parts_root):
     port = free_port()
     page.table.selectRow(LINKS.index("modbus"))
     assert page.settings_box.title() == "Modbus TCP settings"
     page._editors["port"].setValue(port)
-    page.trigger_source.setText(str(mtd_root / "test" / "good"))
+    page.trigger_source.setText(str(parts_root / "test" / "good"))
     page.apply_settings()
     page.switches["modbus"].setChecked(True)
     saved = json.loads((gui_home / "lineio" / "tiles.json").read_text())
@@ -79,7 +79,7 @@ def test_switch_start_trigger_and_stop(qtbot, page, gui_home, mtd_root):
         plc.close()
     rows = page.state.log.query()
     assert len(rows) == 1 and rows[0].source == "line trigger"
-    assert rows[0].image_ref.startswith(str(mtd_root / "test" / "good"))
+    assert rows[0].image_ref.startswith(str(parts_root / "test" / "good"))
 
     with qtbot.waitSignal(page.controller.runningChanged, timeout=30_000):
         page.start_button.click()

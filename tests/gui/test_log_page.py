@@ -118,3 +118,23 @@ def test_override_persists(qtbot, page, monkeypatch):
 
     assert page.mark_wrong(row.id, "it was dust") == Verdict.OK  # back to the model's verdict
     assert page.state.log.get(row.id).override_verdict is None
+
+
+def test_the_uncertain_band_reads_check_as_on_the_inspect_page(qtbot, tmp_path):
+    state = AppState(tmp_path / "home")
+    t = Thresholds(1.0, 1.0, 0.3)
+    result = InspectionResult(0.8, 0.8, t.decide(0.8), np.zeros((4, 4), np.float32), None, t, InputMode.WELLLIT)
+    assert result.verdict is Verdict.UNCERTAIN
+    state.log.record(result, source="folder", image_ref="/parts/check.png")
+    p = LogPage(state)
+    qtbot.addWidget(p)
+    try:
+        assert p.model.index(0, 4).data() == "CHECK"
+        texts = [p.verdict_combo.itemText(i) for i in range(p.verdict_combo.count())]
+        assert "CHECK" in texts and "UNCERTAIN" not in texts
+        p.verdict_combo.setCurrentIndex(p.verdict_combo.findText("CHECK"))
+        p.verdict_combo.activated.emit(p.verdict_combo.currentIndex())
+        assert _shown(p) == ["check.png"]
+    finally:
+        p.shutdown()
+        state.close()

@@ -1,4 +1,4 @@
-"""The Train page end to end on real MTD images: a category from nothing to a trained, activated model through
+"""The Train page end to end on generated parts: a category from nothing to a trained, activated model through
 the page's own buttons and worker; a cancelled run that leaves the active version alone; category names the
 store rejects shown inline; samples excluded, flagged as repeats and deleted."""
 
@@ -40,10 +40,10 @@ def make_page(qtbot):
 
 
 @pytest.fixture
-def good_folder(tmp_path, mtd_root):
+def good_folder(tmp_path, parts_root):
     folder = tmp_path / "good"
     folder.mkdir()
-    for p in list_images(mtd_root / "train" / "good")[:12]:
+    for p in list_images(parts_root / "train" / "good")[:12]:
         shutil.copy2(p, folder / p.name)
     return folder
 

@@ -1,8 +1,8 @@
-"""Fixtures of the line I/O tests: a real predictor, real OK and NG part images, and a private log.
+"""Fixtures of the line I/O tests: a real predictor, OK and NG part images, and a private log.
 
 The station inspects with a real predictor: the session's tiny model from tests/core/conftest.py, or, for quick
 local runs, the 'tiles' category of ``LLAD_GUI_TEST_HOME`` (see tests/gui/conftest.py). The OK part is the good
-training image the model scores lowest, the NG part the real MTD defect image it scores highest.
+training image the model scores lowest, the NG part the generated defect image it scores highest.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from core.types import Verdict
 
 
 @pytest.fixture(scope="session")
-def line_predictor(request, mtd_root):
+def line_predictor(request):
     from core.predictor import Predictor
 
     reuse = os.environ.get("LLAD_GUI_TEST_HOME")
@@ -33,10 +33,10 @@ def line_predictor(request, mtd_root):
 
 
 @pytest.fixture(scope="session")
-def parts(line_predictor, mtd_root) -> dict[str, Path]:
-    """Real images: 'ok' (scored OK) and 'ng' (scored NG) by the session's model."""
-    good = list_images(mtd_root / "train" / "good")[:6]
-    defects = [p for d in ("break", "blowhole", "crack") for p in list_images(mtd_root / "test" / d)[:3]]
+def parts(line_predictor, parts_root) -> dict[str, Path]:
+    """Generated images: 'ok' (scored OK) and 'ng' (scored NG) by the session's model."""
+    good = list_images(parts_root / "train" / "good")[:6]
+    defects = [p for d in ("blob", "crack", "scratch") for p in list_images(parts_root / "test" / d)[:3]]
     ok = min(good, key=lambda p: line_predictor.predict(str(p)).score)
     ng = max(defects, key=lambda p: line_predictor.predict(str(p)).score)
     assert line_predictor.predict(str(ok)).verdict is Verdict.OK, "precondition: no good image is scored OK"
