@@ -157,6 +157,11 @@ def fit_noise_slope(good_scores, noise) -> tuple[float, float, float, float]:
     return float(np.clip(slope, 0.0, MAX_NOISE_SLOPE)), ref, lo, hi
 
 
+def _per_view(maps: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """``maps`` (views first, any further axes: whole maps or a mask's inside pixels) each divided by its factor."""
+    return maps / factor.astype(np.float32).reshape((-1,) + (1,) * (maps.ndim - 1))
+
+
 def calibrate_mode(
     good_scores: np.ndarray,
     good_maps: np.ndarray,
@@ -176,12 +181,12 @@ def calibrate_mode(
         level = ModeCalibration(0.0, 1.0, 0.0, 1.0, noise_slope=slope, noise_ref=ref, noise_lo=lo, noise_hi=hi)
         factor = np.asarray(level.level_factor(np.asarray(good_noise, np.float64)))
         good_scores = np.asarray(good_scores, np.float64) / factor
-        good_maps = np.asarray(good_maps, np.float32) / factor.astype(np.float32)[:, None, None]
+        good_maps = _per_view(np.asarray(good_maps, np.float32), factor)
         if defect_scores is not None and defect_noise is not None:
             factor = np.asarray(level.level_factor(np.asarray(defect_noise, np.float64)))
             defect_scores = np.asarray(defect_scores, np.float64) / factor
             if defect_maps is not None:
-                defect_maps = np.asarray(defect_maps, np.float32) / factor.astype(np.float32)[:, None, None]
+                defect_maps = _per_view(np.asarray(defect_maps, np.float32), factor)
     good_scores = np.asarray(good_scores, dtype=np.float64)
     threshold = threshold_for_false_reject(good_scores, false_reject_rate)
     center = float(np.median(good_scores))

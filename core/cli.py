@@ -168,7 +168,7 @@ def cmd_train(args) -> int:
         elif e.stage != "train":
             print(f"{e.stage}: {e.message}", file=sys.stderr, flush=True)
 
-    trained = run_fit(samples, cfg, on_event=progress, lowlight_only=args.lowlight_only)
+    trained = run_fit(samples, cfg, on_event=progress, lowlight_only=args.lowlight_only, roi=recipe.roi())
     version = recipe.save_version(trained, activate=not args.no_activate)
     print(
         json.dumps(

@@ -24,6 +24,7 @@ from core.data.io import load_image
 from core.lighting import FrameLighting
 from core.model.detector import AnomalyDetector
 from core.preprocess import mode_images, resize_rgb, resolve_mode, view_tensors
+from core.roi import RoiMask
 from core.types import Frame, InputMode, InspectionResult, Thresholds, decide
 
 
@@ -55,6 +56,7 @@ class Predictor:
         self.post = trained.post
         self.thresholds = thresholds or Thresholds()
         self.mode = mode  # None = automatic (see core.preprocess.resolve_mode)
+        self.roi = RoiMask.from_dict(trained.stats.get("roi"))  # the mask this version was trained with
         detector = AnomalyDetector(encoder or shared_encoder(), trained.net).eval()
         self.detector = detector.to(self.device).to(memory_format=torch.channels_last)
         self.detector.map_graphs = True  # the model no longer changes: each mode's map can run as a graph
@@ -85,7 +87,11 @@ class Predictor:
         t0 = time.perf_counter()
         frames = [self._as_frame(it) for it in items]
         requested = mode or self.mode
-        modes = [resolve_mode(f.image, f.partner, requested, self.lowlight_below) for f in frames]
+        fill = self.roi.fill_outside  # the light outside the mask must not choose the mode either
+        modes = [
+            resolve_mode(fill(f.image), None if f.partner is None else fill(f.partner), requested, self.lowlight_below)
+            for f in frames
+        ]
         results: list[InspectionResult | None] = [None] * len(frames)
         pre_ms = (time.perf_counter() - t0) * 1000 / max(1, len(frames))
         for m in dict.fromkeys(modes):
@@ -110,7 +116,13 @@ class Predictor:
 
     def _run(self, mode: InputMode, frames: list[Frame], load_ms: float) -> list[InspectionResult]:
         t0 = time.perf_counter()
-        views = [mode_images(mode, f.image, f.partner, self.image_size, self.welllit_mean) for f in frames]
+        fill = self.roi.fill_outside
+        views = [
+            mode_images(
+                mode, fill(f.image), None if f.partner is None else fill(f.partner), self.image_size, self.welllit_mean
+            )
+            for f in frames
+        ]
         lighting = [self._lighting(v.light) for v in views]
         inputs, targets, light = (None if t is None else t.to(self.device) for t in view_tensors(views))
         t1 = time.perf_counter()
@@ -126,6 +138,7 @@ class Predictor:
             seen = lighting[k]
             factor = float(cal.level_factor(None if seen is None else seen.noise))
             amap = cv2.resize(cal.normalize_map(raw_maps[k] / factor), (w, h), interpolation=cv2.INTER_LINEAR)
+            amap = self.roi.mask_map(amap, 0.0)  # the good level: nothing outside is shown or outlined
             ill = cv2.resize(illum[k], (w, h), interpolation=cv2.INTER_LINEAR)
             score = float(cal.normalize_score(float(raw_scores[k]) / factor))
             reason = "" if seen is None or self.post.lighting is None else self.post.lighting.reason(seen)

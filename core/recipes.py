@@ -135,6 +135,25 @@ class Recipe:
         """Store (or with None, forget) the category's camera settings; readers that predate them ignore the key."""
         self._update_meta(camera=settings.to_dict() if settings is not None else None)
 
+    # ---- inspection mask ------------------------------------------------------------------------------
+    def roi(self):
+        """The category's inspection mask (:class:`core.roi.RoiMask`; empty: the whole image) that the next
+        training uses. Each version keeps the mask it was trained with (:meth:`version_roi`)."""
+        from core.roi import RoiMask
+
+        return RoiMask.from_dict(self.meta().get("roi"))
+
+    def set_roi(self, mask) -> None:
+        """Save ``mask`` (validated) as the category's inspection mask; it applies from the next training."""
+        mask.validate()
+        self._update_meta(roi=None if mask.is_empty else mask.to_dict())
+
+    def version_roi(self, version: str):
+        """The inspection mask ``version`` was trained and calibrated with (what inspection with it applies)."""
+        from core.roi import RoiMask
+
+        return RoiMask.from_dict(read_json(self.versions_dir / version / "model.json").get("stats", {}).get("roi"))
+
     # ---- samples ---------------------------------------------------------------------------------------
     @property
     def good_dir(self) -> Path:

@@ -365,8 +365,14 @@ def fit(
     cancel: threading.Event | Callable[[], bool] | None = None,
     encoder: FeatureEncoder | None = None,
     calibration_defects: int = 24,
+    roi=None,
+    start_from: LowLightAnomalyNet | None = None,
+    holdout_first: Sequence[str] = (),
 ) -> Generator[TrainEvent, None, TrainedModel]:
-    """Train a network on good ``samples`` and calibrate it; see the module docstring."""
+    """Train a network on good ``samples`` and calibrate it; see the module docstring. ``roi``: the category's
+    :class:`~core.roi.RoiMask` (outside it every image is filled and the map ignored); ``start_from``: a trained
+    network whose trainable weights the steps start from (top-up, :mod:`core.topup`); ``holdout_first``: sample
+    names held out for calibration before any other."""
     cfg = config or TrainConfig()
     t0 = time.perf_counter()
     if cfg.threads:
@@ -375,6 +381,8 @@ def fit(
     rng = np.random.default_rng(cfg.seed)
     yield TrainEvent("load", 0, len(samples), message=f"loading {len(samples)} images")
     items, problems = _load_items(samples, cfg.image_size, lowlight_only)
+    if roi is not None and not roi.is_empty:
+        items = [it.each_image(roi.fill_outside) for it in items]
     if len(items) < MIN_GOOD_SAMPLES:
         raise DatasetError(
             f"{len(items)} usable good images; at least {MIN_GOOD_SAMPLES} are needed to train and calibrate"
@@ -382,6 +390,8 @@ def fit(
         )
     _check_cancel(cancel)
     order = rng.permutation(len(items))
+    first = set(holdout_first)
+    order = np.array(sorted(order, key=lambda i: items[i].name not in first), dtype=int)  # stable: `first` first
     n_hold = _calibration_holdout(len(items), cfg)
     holdout = [items[i] for i in order[:n_hold]]
     train_items = [items[i] for i in order[n_hold:]]
@@ -395,6 +405,10 @@ def fit(
     encoder = encoder or shared_encoder()
     torch.manual_seed(cfg.seed)  # after the encoder: building it the first time draws from the global generator
     net = LowLightAnomalyNet(NetConfig(image_size=cfg.image_size))
+    if start_from is not None:
+        from core.topup import trainable_state
+
+        net.load_state_dict(trainable_state(start_from), strict=False)
     net = net.to(memory_format=torch.channels_last)
     detector = AnomalyDetector(encoder, net)
     optim = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -456,7 +470,10 @@ def fit(
     for i in range(calibration_defects if holdout else 0):
         src = holdout[i % len(holdout)]
         base = src.welllit if src.welllit is not None else enhance_lowlight(src.lowlight, target_mean=welllit_mean)
-        defects.append(synthetic_defect(base, cal_rng))
+        image, mask = synthetic_defect(base, cal_rng)
+        if roi is not None and not roi.is_empty:  # as inspection will see it: nothing outside
+            image, mask = roi.fill_outside(image), mask * roi.rasterize(*mask.shape)
+        defects.append((image, mask))
     base_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[: cfg.baseline_images]]
     n_density = max(cfg.density_images, cfg.image_density_images)
     density_items = [train_items[i] for i in cal_rng.permutation(len(train_items))[:n_density]]
@@ -515,6 +532,10 @@ def fit(
         g_maps = _gated(gate, g_maps, g_scores)
         d_maps = None if d_maps is None else _gated(gate, d_maps, d_scores)
         masks = np.stack([m for _, m in defects]) if defects else None
+        if roi is not None and not roi.is_empty:  # pixel statistics on inside pixels only
+            inside = roi.rasterize(*g_maps.shape[-2:])
+            g_maps, d_maps = g_maps[:, inside], None if d_maps is None else d_maps[:, inside]
+            masks = None if masks is None else masks[:, inside]
         post.modes[mode.value] = calibrate_mode(
             g_scores,
             g_maps,
@@ -550,6 +571,9 @@ def fit(
         "noise_slope": {m.value: round(post.modes[m.value].noise_slope, 3) for m in modes},
         "lowlight_only": lowlight_only,
         "paired": any(it.lowlight is not None and it.welllit is not None for it in items),
+        "roi": None if roi is None or roi.is_empty else roi.to_dict(),
+        "sample_names": sorted(it.name for it in items),
+        "holdout_names": sorted(it.name for it in holdout),
     }
     model = TrainedModel(net, post, cfg, welllit_mean, stats, InputMode.LOWLIGHT, lowlight_below)
     release_free_memory()  # calibration's composites and features, freed

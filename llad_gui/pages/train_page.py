@@ -44,7 +44,7 @@ from llad_gui.widgets.threshold_assistant import ThresholdAssistantDialog
 from llad_gui.widgets.versions_table import VersionsTable
 from llad_gui.widgets.versions_table import duration_text as _duration
 from llad_gui.workers.tasks import run_in_pool
-from llad_gui.workers.training import TrainingWorker
+from llad_gui.workers.training import TopUpWorker, TrainingWorker
 
 PRESET_CHOICES = (
     ("fast", f"Fast ({PRESETS['fast'].steps} steps, a few minutes)"),
@@ -145,6 +145,14 @@ class TrainPage(QWidget):
         row.addWidget(self.preset_combo, 1)
         row.addWidget(self.train_button)
         row.addWidget(self.cancel_button)
+        self.topup_button = QPushButton("Top up")
+        self.topup_button.setToolTip("Fine-tune the active version on old and new good samples and recalibrate")
+        self.topup_button.clicked.connect(lambda: self.start_training(topup=True))
+        self.mask_button = QPushButton("Inspection mask…")
+        self.mask_button.setToolTip("Draw the regions to inspect or ignore (applies from the next training)")
+        self.mask_button.clicked.connect(self.open_mask_editor)
+        row.addWidget(self.topup_button)
+        row.addWidget(self.mask_button)
         train_box = QGroupBox("3. Train")
         self.train_box = train_box
         tl = QVBoxLayout(train_box)
@@ -340,8 +348,9 @@ class TrainPage(QWidget):
     def config(self) -> TrainConfig:
         return self.train_config or preset(self.preset_combo.currentData())
 
-    def start_training(self) -> bool:
-        """Start training the current category (the Train / Retrain button); False if it cannot start."""
+    def start_training(self, topup: bool = False) -> bool:
+        """Start training the current category (the Train / Retrain button), or with ``topup`` a top-up of its active
+        version (:mod:`core.topup`); False if it cannot start."""
         recipe = self.recipe()
         if recipe is None or self.is_training():
             return False
@@ -350,7 +359,7 @@ class TrainPage(QWidget):
             self.status.setText(f"{used} good samples in use; at least {MIN_GOOD_SAMPLES} are needed to train.")
             return False
         cfg = self.config()
-        self.worker = TrainingWorker(recipe, cfg, **self.fit_options)
+        self.worker = (TopUpWorker if topup else TrainingWorker)(recipe, cfg, **self.fit_options)
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
@@ -562,10 +571,28 @@ class TrainPage(QWidget):
             tip = f"Train a new version on the {used} good samples (the active model stays until you activate)"
         self.train_button.setToolTip(tip)
         self.cancel_button.setEnabled(training)
+        self.topup_button.setEnabled(ok and recipe.active_version is not None)
+        self.mask_button.setEnabled(recipe is not None and used > 0)
         self.preset_combo.setEnabled(not training)
         self.import_button.setEnabled(recipe is not None)
         self.add_files_button.setEnabled(recipe is not None)
         self.activate_button.setEnabled(self.selected_version() is not None and not training)
+
+    def open_mask_editor(self):
+        """Open the inspection-mask editor over the category's first good sample; returns the dialog or None."""
+        from core.data.io import load_image
+        from llad_gui.widgets.roi_editor import RoiEditorDialog
+
+        recipe = self.recipe()
+        samples = recipe.samples() if recipe is not None else []
+        if not samples:
+            return None
+        self.mask_dialog = RoiEditorDialog(recipe, load_image(samples[0].path), self)
+        self.mask_dialog.saved.connect(
+            lambda m: self.status.setText("Inspection mask saved: it applies from the next training or top-up.")
+        )
+        self.mask_dialog.open()
+        return self.mask_dialog
 
     def shutdown(self) -> None:
         """Stop a running training (nothing is saved) before the window closes."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 
+from core.topup import finish_topup, plan_topup
 from core.training import TrainConfig, fit
 from llad_gui.workers.job import Job
 
@@ -30,7 +31,8 @@ class TrainingWorker(Job):
 
     def work(self):
         samples = self.recipe.samples()
-        gen = fit(samples, self.config, lowlight_only=self.lowlight_only, cancel=self.cancel_event, **self.fit_kwargs)
+        kwargs = {"roi": self.recipe.roi(), **self.fit_kwargs}  # top-up (core.topup) passes its own
+        gen = fit(samples, self.config, lowlight_only=self.lowlight_only, cancel=self.cancel_event, **kwargs)
         while True:
             try:
                 event = next(gen)
@@ -39,6 +41,25 @@ class TrainingWorker(Job):
                 break
             self.report(event)
         self.check_cancel()  # a cancel that came during calibration's last step still wins
+        trained = self.finish(trained)
         self.version = self.recipe.save_version(trained, activate=False)
         self.saved.emit(self.version)
         return trained
+
+    def finish(self, trained):
+        """What is done with the trained model before it is saved (nothing here)."""
+        return trained
+
+
+class TopUpWorker(TrainingWorker):
+    """Top up ``recipe``'s active version (:mod:`core.topup`): planned here, off the GUI thread, since that loads
+    the active model; then trained, cancelled and saved like any training. ``config`` is replaced by the plan's."""
+
+    def work(self):
+        self.plan = plan_topup(self.recipe)
+        self.config, self.lowlight_only = self.plan.config, self.plan.lowlight_only
+        self.fit_kwargs = {**self.fit_kwargs, **self.plan.fit_kwargs}
+        return super().work()
+
+    def finish(self, trained):
+        return finish_topup(trained, self.plan)

@@ -1,0 +1,89 @@
+"""Quick top-up training: fine-tune the active version on old plus new good samples, then recalibrate.
+
+When an operator adds a few new good samples (a new batch of material, a moved lamp), a full retrain costs many
+minutes. A top-up starts the network's trainable weights from the active version, runs a few steps on all the
+category's samples at a lower learning rate, and recalibrates every term and threshold from scratch (calibration
+is what makes the new samples count: they are held out first, so the thresholds are set on them). The result is
+saved as a new version like any training, so rollback is activating the previous one.
+
+The same :func:`core.training.fit` runs, so progress, cancel and the inspection mask behave as in training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from core.errors import RecipeError
+from core.training import TrainConfig, TrainedModel, run_fit
+
+TOPUP_STEPS = 60
+"""Fine-tuning steps of a top-up: enough to take in new samples of the same part, few enough for a minute."""
+TOPUP_LR_SCALE = 0.25
+"""The top-up's learning rate relative to the version's: it adjusts weights that already work."""
+TRAINED_PARTS = ("lfe.", "illumination.", "ife.", "aff.", "decoder.")
+"""The network parts the training steps learn; everything else is fitted by calibration afresh."""
+
+
+def trainable_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state of ``net``'s step-trained parts (:data:`TRAINED_PARTS`), copied: what a top-up starts from."""
+    return {k: v.detach().clone() for k, v in net.state_dict().items() if k.startswith(TRAINED_PARTS)}
+
+
+@dataclass
+class TopUpPlan:
+    """What a top-up of one category will do: the settings and :func:`core.training.fit` arguments to run."""
+
+    base_version: str
+    config: TrainConfig
+    new_names: list[str]
+    fit_kwargs: dict = field(default_factory=dict)
+    lowlight_only: bool = False
+
+    def describe(self) -> str:
+        return (
+            f"top up {self.base_version} with {len(self.new_names)} new good sample(s): "
+            f"{self.config.steps} steps from its weights, then recalibrate"
+        )
+
+
+def plan_topup(recipe, steps: int = TOPUP_STEPS, base: TrainedModel | None = None) -> TopUpPlan:
+    """Plan a top-up of ``recipe``'s active version; raises RecipeError when there is nothing to top up."""
+    version = recipe.active_version
+    if not version:
+        raise RecipeError(f"category {recipe.name!r} has no active model to top up: train it first")
+    base = base or recipe.load(version)
+    known = set(base.stats.get("sample_names") or [])
+    if not known:
+        raise RecipeError(f"{version} does not record its training samples (trained before top-up existed): retrain")
+    new = sorted(s.path.name for s in recipe.samples() if s.path.name not in known)
+    if not new:
+        raise RecipeError(f"no new good samples since {version} was trained: nothing to top up")
+    cfg = replace(base.config, steps=int(steps), lr=base.config.lr * TOPUP_LR_SCALE, seed=base.config.seed + 1)
+    kwargs = {"roi": recipe.roi(), "start_from": base.net, "holdout_first": new}
+    return TopUpPlan(version, cfg, new, kwargs, bool(base.stats.get("lowlight_only", False)))
+
+
+def finish_topup(trained: TrainedModel, plan: TopUpPlan) -> TrainedModel:
+    """Record in ``trained``'s statistics where the top-up started and what it added."""
+    trained.stats["topped_up_from"] = plan.base_version
+    trained.stats["topup_new_samples"] = list(plan.new_names)
+    return trained
+
+
+def run_topup(
+    recipe,
+    steps: int = TOPUP_STEPS,
+    on_event: Callable | None = None,
+    cancel=None,
+    activate: bool = False,
+) -> tuple[str, TrainedModel]:
+    """Top up ``recipe`` to the end and save the result as a new version; returns (version, model)."""
+    plan = plan_topup(recipe, steps)
+    trained = run_fit(
+        recipe.samples(), plan.config, on_event, lowlight_only=plan.lowlight_only, cancel=cancel, **plan.fit_kwargs
+    )
+    finish_topup(trained, plan)
+    return recipe.save_version(trained, activate=activate), trained

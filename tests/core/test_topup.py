@@ -1,0 +1,58 @@
+"""Top-up training: a new version, fine-tuned from the active one's weights and calibrated on the new samples."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.errors import RecipeError
+from core.model.net import LowLightAnomalyNet, NetConfig
+from core.topup import TRAINED_PARTS, plan_topup, run_topup, trainable_state
+
+
+def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    return float(sum((a[k].float() - b[k].float()).pow(2).sum() for k in a) ** 0.5)
+
+
+@pytest.mark.dataset
+@pytest.mark.timeout(1800)  # two trainings (the fixture's and the top-up) on a shared, loaded 2-core machine
+def test_topup_starts_from_the_active_weights_and_calibrates_on_the_new_samples(mtd, store, trained):
+    recipe = store.create("topped")
+    recipe.import_samples([s.path for s in mtd.train[:20]])
+    v1 = recipe.save_version(trained, activate=True)
+    with pytest.raises(RecipeError, match="no new good samples"):
+        plan_topup(recipe)
+    new = recipe.import_samples([s.path for s in mtd.train[20:30]])
+    plan = plan_topup(recipe, steps=6)
+    assert plan.base_version == v1 and plan.new_names == sorted(p.name for p in new)
+
+    events = []
+    v2, topped = run_topup(recipe, steps=6, on_event=events.append)
+    assert v2 != v1 and recipe.versions() == [v1, v2]
+    assert recipe.active_version == v1  # the operator activates it; rollback stays as it was
+    assert [e.step for e in events if e.stage == "train"] == list(range(1, 7))
+    assert events[-1].stage == "done"
+
+    saved = recipe.load(v2)
+    assert saved.stats["topped_up_from"] == v1
+    assert saved.stats["topup_new_samples"] == plan.new_names
+    assert saved.stats["train_images"] + saved.stats["holdout_images"] == 30
+    # calibration: the held-out good images it set the thresholds on are new samples
+    holdout = set(saved.stats["holdout_names"])
+    assert holdout and holdout <= set(plan.new_names)
+    assert len(saved.post.modes["lowlight"].good_scores) == len(holdout)
+
+    # the weights started from v1's: a few small steps stay much closer to them than a fresh start is
+    before = trainable_state(trained.net)
+    after = trainable_state(saved.net)
+    assert set(after) == set(before) and all(k.startswith(TRAINED_PARTS) for k in after)
+    torch.manual_seed(plan.config.seed)
+    fresh = trainable_state(LowLightAnomalyNet(NetConfig(image_size=trained.config.image_size)))
+    moved, fresh_gap = _distance(after, before), _distance(fresh, before)
+    assert 0 < moved < 0.2 * fresh_gap
+
+
+def test_topup_needs_an_active_version(store):
+    recipe = store.create("untrained")
+    with pytest.raises(RecipeError, match="train it first"):
+        plan_topup(recipe)
