@@ -55,6 +55,8 @@ class ModeCalibration:
     noise_ref: float = 0.0
     noise_lo: float = 0.0
     noise_hi: float = 0.0
+    #: each held-out good view's relative noise, beside its score (its raw score = score x level_factor(noise))
+    good_noise: list[float] = field(default_factory=list)
 
     def level_factor(self, noise: float | np.ndarray | None):
         """What a good part's raw score (and map) is expected to be multiplied by at relative ``noise``, against
@@ -214,6 +216,7 @@ def calibrate_mode(
         noise_ref=level.noise_ref,
         noise_lo=level.noise_lo,
         noise_hi=level.noise_hi,
+        good_noise=[] if good_noise is None else [float(x) for x in np.asarray(good_noise)],
     )
 
 
