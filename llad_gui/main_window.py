@@ -40,6 +40,10 @@ def load_page(module: str, cls: str, state, parent=None):
     return getattr(importlib.import_module(module), cls)(state, parent)
 
 
+#: pages laid out to fit 1024 x 768 themselves, as the Inspect page is
+SELF_FITTING = {"Evaluate"}
+
+
 def scrolled(page: QWidget) -> QScrollArea:
     """``page`` in a frameless scroll area: on a small panel a page taller or wider than the window scrolls
     instead of pushing the window past the screen (the Inspect page is laid out to fit 1024 x 768 itself)."""
@@ -68,7 +72,9 @@ class MainWindow(QMainWindow):
         self.pages = {"Inspect": self.inspect, **others}
         self._tab_of = {"Inspect": self.inspect}
         for title, page in others.items():
-            self._tab_of[title] = scrolled(page)
+            # the Evaluate page scrolls its own left column: in an outer scroll area its word-wrapped labels would
+            # size it by their preferred height and push the assistant's controls below a 768 px panel
+            self._tab_of[title] = page if title in SELF_FITTING else scrolled(page)
             self.tabs.addTab(self._tab_of[title], title)
         self.setCentralWidget(self.tabs)
         self._status_bar()

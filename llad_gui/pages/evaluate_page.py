@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
-    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -29,7 +27,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -131,22 +128,26 @@ class EvaluatePage(QWidget):
         top.addLayout(lowlight, 1, 2, 1, 2)
         top.addWidget(self.run_button, 1, 4)
         top.addWidget(self.cancel_button, 1, 5)
-        top.addWidget(self.progress, 2, 0, 1, 6)
-        top.addWidget(self.status, 3, 0, 1, 6)
+        top.addWidget(self.status, 2, 0, 1, 4)  # one row for both: height a 768 px panel needs for the assistant
+        top.addWidget(self.progress, 2, 4, 1, 2)
         top.setColumnStretch(2, 1)
         run_box = QGroupBox("Labelled test set")
         run_box.setLayout(top)
 
         self.metric_labels: dict[str, QLabel] = {}
-        metrics = QFormLayout()
-        for key, label, tip in METRICS:
+        metrics = QGridLayout()  # two columns of metrics: half the height of one
+        for i, (key, label, tip) in enumerate(METRICS):
             value = QLabel("–")
             value.setObjectName("metricValue")
             value.setToolTip(tip)
             name = QLabel(label)
             name.setToolTip(tip)
-            metrics.addRow(name, value)
+            row, col = i % ((len(METRICS) + 1) // 2), 2 * (i // ((len(METRICS) + 1) // 2))
+            metrics.addWidget(name, row, col)
+            metrics.addWidget(value, row, col + 1)
             self.metric_labels[key] = value
+        metrics.setColumnStretch(1, 1)
+        metrics.setColumnStretch(3, 1)
         self.confusion_caption = QLabel("Confusion at the current threshold")
         self.confusion = ConfusionGrid()
         self.confusion_cells = self.confusion.cells
@@ -187,6 +188,7 @@ class EvaluatePage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.setMinimumHeight(60)  # the results sit above it: on a 768 px panel the table takes what is left
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda idx: self.open_row(idx.row()))
         table_hint = QLabel(
@@ -201,24 +203,13 @@ class EvaluatePage(QWidget):
         tl.addWidget(self.table, 1)
         tl.addWidget(table_hint)
 
-        left = QWidget()  # scrolls rather than squeezing the assistant's plot into its controls on a short screen
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(left)
-        ll = QVBoxLayout(left)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(threshold_box, 1)
         right = QWidget()  # the results above the images they count: the left column keeps its height for the plot
         rl2 = QVBoxLayout(right)
         rl2.setContentsMargins(0, 0, 0, 0)
         rl2.addWidget(results_box)
         rl2.addWidget(table_box, 1)
         splitter = QSplitter()
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left.ensurePolished()  # the style sheet's fonts, so the width below is the one shown
-        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
-        splitter.addWidget(scroll)
+        splitter.addWidget(threshold_box)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([480, 800])

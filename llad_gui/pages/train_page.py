@@ -151,12 +151,15 @@ class TrainPage(QWidget):
         self.mask_button = QPushButton("Inspection mask…")
         self.mask_button.setToolTip("Draw the regions to inspect or ignore (applies from the next training)")
         self.mask_button.clicked.connect(self.open_mask_editor)
-        row.addWidget(self.topup_button)
-        row.addWidget(self.mask_button)
+        more = QHBoxLayout()  # a second row: one row of five buttons is wider than the column on a 1024 px panel
+        more.addWidget(self.topup_button)
+        more.addWidget(self.mask_button)
+        more.addStretch(1)
         train_box = QGroupBox("3. Train")
         self.train_box = train_box
         tl = QVBoxLayout(train_box)
         tl.addLayout(row)
+        tl.addLayout(more)
         tl.addWidget(self.progress)
         tl.addWidget(self.status)
         tl.addWidget(self.loss_plot, 1)
