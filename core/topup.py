@@ -14,22 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-import torch
-
 from core.errors import RecipeError
+from core.model.net import TRAINED_PARTS, trainable_state  # noqa: F401  (part of this module's API)
 from core.training import TrainConfig, TrainedModel, run_fit
 
 TOPUP_STEPS = 60
 """Fine-tuning steps of a top-up: enough to take in new samples of the same part, few enough for a minute."""
 TOPUP_LR_SCALE = 0.25
 """The top-up's learning rate relative to the version's: it adjusts weights that already work."""
-TRAINED_PARTS = ("lfe.", "illumination.", "ife.", "aff.", "decoder.")
-"""The network parts the training steps learn; everything else is fitted by calibration afresh."""
-
-
-def trainable_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The state of ``net``'s step-trained parts (:data:`TRAINED_PARTS`), copied: what a top-up starts from."""
-    return {k: v.detach().clone() for k, v in net.state_dict().items() if k.startswith(TRAINED_PARTS)}
 
 
 @dataclass

@@ -81,7 +81,7 @@ from core.model.foreign_region import ForeignRegion, local_light_level
 from core.model.image_density import ImageDensity
 from core.model.image_gate import ImageGate
 from core.model.loss import reconstruction_loss
-from core.model.net import LowLightAnomalyNet, NetConfig
+from core.model.net import LowLightAnomalyNet, NetConfig, trainable_state
 from core.preprocess import (
     captured_images,
     lowlight_cutoff,
@@ -406,8 +406,6 @@ def fit(
     torch.manual_seed(cfg.seed)  # after the encoder: building it the first time draws from the global generator
     net = LowLightAnomalyNet(NetConfig(image_size=cfg.image_size))
     if start_from is not None:
-        from core.topup import trainable_state
-
         net.load_state_dict(trainable_state(start_from), strict=False)
     net = net.to(memory_format=torch.channels_last)
     detector = AnomalyDetector(encoder, net)

@@ -127,3 +127,12 @@ class LowLightAnomalyNet(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+TRAINED_PARTS = ("lfe.", "illumination.", "ife.", "aff.", "decoder.")
+"""The network parts the training steps learn; everything else is fitted by calibration afresh."""
+
+
+def trainable_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state of ``net``'s step-trained parts (:data:`TRAINED_PARTS`), copied: what a top-up starts from."""
+    return {k: v.detach().clone() for k, v in net.state_dict().items() if k.startswith(TRAINED_PARTS)}

@@ -116,9 +116,10 @@ def test_defect_outside_the_mask_changes_nothing_inside_it_does(mtd, store, tmp_
     predictor = Predictor.from_recipe(recipe)
     assert predictor.roi == LEFT_HALF
 
-    goods = [s.path for s in mtd.test if s.label == 0][:8]
+    goods = [s.path for s in mtd.test if s.label == 0][:16]
     clean = {p: predictor.predict(load_image(p)) for p in goods}
-    path = min(clean, key=lambda p: clean[p].score)
+    # a part lit as the model was calibrated (outside that range it is CHECK whatever the mask: the guard's tests)
+    path = min((p for p in clean if not clean[p].reason), key=lambda p: clean[p].score)
     image = load_image(path)
     base = clean[path]
     outside = predictor.predict(_paste_defect(image, 0.6, 0.95))

@@ -14,15 +14,14 @@ def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     return float(sum((a[k].float() - b[k].float()).pow(2).sum() for k in a) ** 0.5)
 
 
-@pytest.mark.dataset
 @pytest.mark.timeout(1800)  # two trainings (the fixture's and the top-up) on a shared, loaded 2-core machine
-def test_topup_starts_from_the_active_weights_and_calibrates_on_the_new_samples(mtd, store, trained):
+def test_topup_starts_from_the_active_weights_and_calibrates_on_the_new_samples(generated, store, trained):
     recipe = store.create("topped")
-    recipe.import_samples([s.path for s in mtd.train[:20]])
+    recipe.import_samples([s.path for s in generated.train[:20]])  # the samples ``trained`` was trained on
     v1 = recipe.save_version(trained, activate=True)
     with pytest.raises(RecipeError, match="no new good samples"):
         plan_topup(recipe)
-    new = recipe.import_samples([s.path for s in mtd.train[20:30]])
+    new = recipe.import_samples([s.path for s in generated.train[20:30]])
     plan = plan_topup(recipe, steps=6)
     assert plan.base_version == v1 and plan.new_names == sorted(p.name for p in new)
 
@@ -40,7 +39,8 @@ def test_topup_starts_from_the_active_weights_and_calibrates_on_the_new_samples(
     # calibration: the held-out good images it set the thresholds on are new samples
     holdout = set(saved.stats["holdout_names"])
     assert holdout and holdout <= set(plan.new_names)
-    assert len(saved.post.modes["lowlight"].good_scores) == len(holdout)
+    # each held-out image is calibrated through ``calibration_views`` random cameras
+    assert len(saved.post.modes["lowlight"].good_scores) == len(holdout) * saved.config.calibration_views
 
     # the weights started from v1's: a few small steps stay much closer to them than a fresh start is
     before = trainable_state(trained.net)
