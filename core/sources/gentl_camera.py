@@ -233,11 +233,6 @@ class GenTLCameraSource(IndustrialCameraSource):
 
     backend = "genicam"
 
-    def __init__(self, settings: CameraSettings, **kwargs) -> None:
-        if settings.backend != "genicam":
-            raise ValueError(f"a GenICam source needs GenICam settings, not {settings.backend!r}")
-        super().__init__(settings, **kwargs)
-
     def _open(self) -> None:
         status = gentl_status()
         if status.reason == NOT_INSTALLED:

@@ -182,6 +182,8 @@ class IndustrialCameraSource(FrameSource):
         frame_timeout: float = 5.0,
         name: str | None = None,
     ) -> None:
+        if settings.backend != self.backend:
+            raise ValueError(f"a {self.backend} camera source needs {self.backend} settings, not {settings.backend!r}")
         super().__init__(name or f"{settings.backend}:{settings.serial or 'first'}")
         self.settings = settings
         self.backoff_start = backoff_start

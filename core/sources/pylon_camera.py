@@ -168,11 +168,6 @@ class PylonCameraSource(IndustrialCameraSource):
 
     backend = "basler"
 
-    def __init__(self, settings: CameraSettings, **kwargs) -> None:
-        if settings.backend != "basler":
-            raise ValueError(f"a Basler source needs Basler settings, not {settings.backend!r}")
-        super().__init__(settings, **kwargs)
-
     def _open(self) -> None:
         status = pylon_status()
         if not status.available:

@@ -95,3 +95,10 @@ def test_sources_are_built_for_their_backend():
         PylonCameraSource(CameraSettings("genicam"))
     with pytest.raises(ValueError):
         list_cameras("sony")
+
+
+def test_a_source_refuses_the_other_back_ends_settings():
+    with pytest.raises(ValueError, match="basler camera source needs basler settings"):
+        PylonCameraSource(CameraSettings(backend="genicam"))
+    with pytest.raises(ValueError, match="genicam camera source needs genicam settings"):
+        GenTLCameraSource(CameraSettings(backend="basler"))
