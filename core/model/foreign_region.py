@@ -58,17 +58,17 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return separable_blur(x, trimmed(x.shape[3]), trimmed(x.shape[2]))
 
 
-def local_light_level(image: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+def local_light_level(image: torch.Tensor, grid: Sequence[int], blurs: Sequence[float] = LIGHT_BLURS) -> torch.Tensor:
     """(B, 1, h, w) how much brighter (positive) or darker each cell of ``grid`` is than the light around it:
     the log of the brightest channel's linear light blurred over 8 % of the image's size, less its log blurred
-    over 30 % (:data:`LIGHT_BLURS`), averaged over the cell. ``image``: (B, 3, H, W) in [0, 1], as captured.
+    over 30 % (``blurs``, :data:`LIGHT_BLURS`), averaged over the cell. ``image``: (B, 3, H, W) in [0, 1], as captured.
     The enhancement divides the first blur out of a dark image, and with it a band's or a break's own level; the
     second follows the smooth light field, which the ratio cancels. Worked out at a quarter of the image's size."""
     srgb = image.float().amax(1, keepdim=True).clamp(0, 1)
     linear = torch.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
     small = F.avg_pool2d(linear, 4) if min(image.shape[-2:]) >= 16 else linear
     size = int(max(small.shape[-2:]))  # a number, not a traced size: the blurs' kernels are made from it
-    narrow, wide = (_blur(small, share * size).clamp_min(1e-4).log() for share in LIGHT_BLURS)
+    narrow, wide = (_blur(small, share * size).clamp_min(1e-4).log() for share in blurs)
     return F.adaptive_avg_pool2d(narrow - wide, tuple(grid))
 
 
@@ -92,9 +92,24 @@ class ForeignRegion(MapTerm):
     holdout = 0.2
     #: the fewest good images it is fitted with (three to train on, one held out)
     min_images = 4
+    #: the blurs whose log ratio is the local light level (:func:`local_light_level`)
+    light_blurs = LIGHT_BLURS
+    setting_names = (
+        "default_weight",
+        "coarse_rank",
+        "fine_rank",
+        "width",
+        "epochs",
+        "batch_size",
+        "lr",
+        "position_floor",
+        "holdout",
+        "min_images",
+        "light_blurs",
+    )
 
-    def __init__(self, channels: Sequence[int]) -> None:
-        super().__init__()
+    def __init__(self, channels: Sequence[int], settings: dict | None = None) -> None:
+        super().__init__(settings)
         fine, coarse = min(self.fine_rank, channels[-2]), min(self.coarse_rank, channels[-1])
         width = self.width
         self.head = nn.Sequential(
@@ -181,7 +196,7 @@ class ForeignRegion(MapTerm):
         if self.takes_light:
             if light is None:
                 raise ValueError(f"this {self.label} also takes the image as captured")
-            level = local_light_level(light, feats[-1].shape[-2:])
+            level = local_light_level(light, feats[-1].shape[-2:], self.light_blurs)
         return self._logit(self.head_input(self.inputs(feats, level)))
 
     def _logit(self, x: torch.Tensor) -> torch.Tensor:
