@@ -11,14 +11,15 @@ at a real seam is not a mix of two parts' features.
 
 The inputs, on the stride-16 grid, are the encoder's target features projected on a few principal directions, each
 with its difference from the image's median and its deviation from its mean at the same place over good parts (in
-units of its spread there); the deviation says which side of a seam is the part's usual finish at that place. In
-low light the head also takes each cell's local light level (:func:`local_light_level`), which the enhancement of
-a dark image divides out; well-lit features still see it, so only the low-light head takes it
-(:data:`core.training.LIGHT_LEVEL_MODES`). Three 3 x 3 convolutions of dilations 1, 2 and 4 (about the whole part at
-256 pixels) and a 1 x 1 one give a logit per cell, trained with per-position binary cross-entropy against the
-composite's mask, untouched good parts counting as all-negative. At inspection the logit is averaged over the input
-and its three mirror images, so it depends less on the head's random start. As a z-score over held-out good images
-it is added to the map, scaled to the map's spread on good images; the image score is unchanged.
+units of its spread there); the deviation says which side of a seam is the part's usual finish at that place. In low
+light the head also takes each cell's local light level (:func:`local_light_level`), which the enhancement of a dark
+image divides out; well-lit features still see it, so only the low-light head takes it
+(:data:`core.postprocess.fitting.LIGHT_LEVEL_MODES`). Three 3 x 3 convolutions of dilations 1, 2 and 4 (about the
+whole part at 256 pixels) and a 1 x 1 one give a logit per cell, trained with per-position binary cross-entropy
+against the composite's mask, untouched good parts counting as all-negative. At inspection the logit is averaged
+over the input and its three mirror images, so it depends less on the head's random start. As a z-score over
+held-out good images it is added to the map, scaled to the map's spread on good images; the image score is
+unchanged.
 
 Some 74 k weights per mode plus two projections and each place's mean and spread of them; nothing is stored per good
 image. Until fitted it adds nothing, so models saved before it keep their maps.
