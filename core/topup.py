@@ -6,11 +6,18 @@ category's samples at a lower learning rate, and recalibrates every term and thr
 is what makes the new samples count: they are held out first, so the thresholds are set on them). The result is
 saved as a new version like any training, so rollback is activating the previous one.
 
+It costs a fraction of a training because it redoes only what the new samples or the moved weights change: a few
+steps from working weights instead of hundreds from random ones, and the active version's foreign-region heads
+kept (they learned from the frozen encoder's features of good images and composites, which the steps do not
+touch; only their scale follows the new map), where a training renders and encodes some 600-2,400 composites a
+mode to fit them. When the inspection mask changed since the active version, the heads are fitted afresh.
+
 The same :func:`core.training.fit` runs, so progress, cancel and the inspection mask behave as in training.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -18,7 +25,7 @@ from core.errors import RecipeError
 from core.model.net import TRAINED_PARTS, trainable_state  # noqa: F401  (part of this module's API)
 from core.training import TrainConfig, TrainedModel, run_fit
 
-TOPUP_STEPS = 60
+TOPUP_STEPS = 30
 """Fine-tuning steps of a top-up: enough to take in new samples of the same part, few enough for a minute."""
 TOPUP_LR_SCALE = 0.25
 """The top-up's learning rate relative to the version's: it adjusts weights that already work."""
@@ -54,14 +61,22 @@ def plan_topup(recipe, steps: int = TOPUP_STEPS, base: TrainedModel | None = Non
     if not new:
         raise RecipeError(f"no new good samples since {version} was trained: nothing to top up")
     cfg = replace(base.config, steps=int(steps), lr=base.config.lr * TOPUP_LR_SCALE, seed=base.config.seed + 1)
-    kwargs = {"roi": recipe.roi(), "start_from": base.net, "holdout_first": new}
+    roi = recipe.roi()
+    same_mask = _mask_text(None if roi is None or roi.is_empty else roi.to_dict()) == _mask_text(base.stats.get("roi"))
+    kwargs = {"roi": roi, "start_from": base.net, "holdout_first": new, "reuse_foreign_region": same_mask}
     return TopUpPlan(version, cfg, new, kwargs, bool(base.stats.get("lowlight_only", False)))
+
+
+def _mask_text(mask: dict | None) -> str:
+    """A mask's saved form as text, equal for equal masks whether or not it went through a JSON file."""
+    return json.dumps(json.loads(json.dumps(mask)), sort_keys=True)
 
 
 def finish_topup(trained: TrainedModel, plan: TopUpPlan) -> TrainedModel:
     """Record in ``trained``'s statistics where the top-up started and what it added."""
     trained.stats["topped_up_from"] = plan.base_version
     trained.stats["topup_new_samples"] = list(plan.new_names)
+    trained.stats["topup_kept_foreign_region"] = bool(plan.fit_kwargs.get("reuse_foreign_region"))
     return trained
 
 
@@ -71,9 +86,12 @@ def run_topup(
     on_event: Callable | None = None,
     cancel=None,
     activate: bool = False,
+    **fit_options,
 ) -> tuple[str, TrainedModel]:
-    """Top up ``recipe`` to the end and save the result as a new version; returns (version, model)."""
+    """Top up ``recipe`` to the end and save the result as a new version; returns (version, model).
+    ``fit_options``: more keyword arguments for :func:`core.training.fit` (they override the plan's)."""
     plan = plan_topup(recipe, steps)
+    plan.fit_kwargs.update(fit_options)
     trained = run_fit(
         recipe.samples(), plan.config, on_event, lowlight_only=plan.lowlight_only, cancel=cancel, **plan.fit_kwargs
     )

@@ -46,6 +46,7 @@ saved as the lighting guard's.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import functools
 import itertools
@@ -368,11 +369,13 @@ def fit(
     roi=None,
     start_from: LowLightAnomalyNet | None = None,
     holdout_first: Sequence[str] = (),
+    reuse_foreign_region: bool = False,
 ) -> Generator[TrainEvent, None, TrainedModel]:
     """Train a network on good ``samples`` and calibrate it; see the module docstring. ``roi``: the category's
     :class:`~core.roi.RoiMask` (outside it every image is filled and the map ignored); ``start_from``: a trained
     network whose trainable weights the steps start from (top-up, :mod:`core.topup`); ``holdout_first``: sample
-    names held out for calibration before any other."""
+    names held out for calibration before any other; ``reuse_foreign_region``: keep ``start_from``'s fitted
+    foreign-region heads (they learned from encoder features only) and set only their scale to the new map's."""
     cfg = config or TrainConfig()
     t0 = time.perf_counter()
     if cfg.threads:
@@ -514,7 +517,11 @@ def fit(
             )
             net.image_densities[mode.value].fit(whole, torch.from_numpy(map_scores), cfg.seed, exposed)
         del whole, map_pixels
-        if cfg.swap_images + cfg.refinish_images > 0 and len(coarse) >= ForeignRegion.min_images:
+        kept = start_from.foreign_regions[mode.value] if reuse_foreign_region and start_from is not None else None
+        if kept is not None and kept.is_fitted:
+            net.foreign_regions[mode.value] = copy.deepcopy(kept)
+            net.foreign_regions[mode.value].norm[2] = max(map_spread, 1e-6)
+        elif cfg.swap_images + cfg.refinish_images > 0 and len(coarse) >= ForeignRegion.min_images:
             message = f"{mode.label}: learning what a swapped-in or re-finished region looks like"
             yield TrainEvent("calibrate", modes.index(mode), len(modes), message=message)
             items_seen = density_items[: len(coarse)]
