@@ -46,7 +46,7 @@ def test_calibration_fits_the_stages_in_the_order_they_run(trained, generated, m
 
             monkeypatch.setattr(stage, "fit", recording)
     events = list(calibrate(detector, post, train_items, holdout, cfg, mean, cutoff))
-    assert [m for m, _ in dict.fromkeys(fitted)] == ["lowlight", "welllit"]  # no pairs: two modes, low light first
+    assert list(dict.fromkeys(m for m, _ in fitted)) == ["lowlight", "welllit"]  # no pairs: two modes, low light first
     order = {m: [name for mode, name in fitted if mode == m] for m in ("lowlight", "welllit")}
     # 11 good images: the image density would weigh nothing and is left out; well-lit input is not whitened
     assert order["lowlight"] == [n for n in FITTED if n != "image_density"]
