@@ -83,7 +83,7 @@ def test_post_processor_round_trips_its_settings_and_refuses_unknown_modes():
     cal = ModeCalibration(1.0, 2.0, 0.1, 0.5, [1.0], [3.0], noise_slope=0.8, noise_ref=-3.0, noise_lo=-4, noise_hi=-2)
     post = PostProcessor({"lowlight": cal}, LightingRange(0.05, 1.5, 0.2, noise_block=8, noise_percentile=30.0))
     again = PostProcessor.from_dict(json.loads(json.dumps(post.to_dict())))
-    assert again == post
+    assert again.modes == post.modes and again.lighting == post.lighting and again.to_dict() == post.to_dict()
     assert again.for_mode(InputMode.LOWLIGHT).threshold == 2.0
     assert again.for_mode(InputMode.WELLLIT).threshold == 2.0  # borrowed from the closest calibrated mode
     assert again.for_mode(InputMode.LOWLIGHT).level_factor(np.exp(-2.5)) == pytest.approx(np.exp(0.4))

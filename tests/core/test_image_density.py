@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from core.model.density import held_out_count
 from core.model.image_density import (
     MAX_FACTOR,
     RANK,
@@ -100,7 +101,10 @@ def test_image_density_weighs_in_only_with_enough_good_images():
     :attr:`ImageDensity.full_fit_images` it weighs :attr:`ImageDensity.max_weight`, linearly in between; with
     weight 0 the score is the map's."""
     lo, hi = ImageDensity.min_fit_images, ImageDensity.full_fit_images
-    held = ImageDensity._held_out
+
+    def held(n: int) -> int:
+        return held_out_count(n, ImageDensity.holdout)
+
     assert ImageDensity.weight_for(30) == 0.0
     n_mid = next(n for n in range(lo, 2 * hi) if n - held(n) == (lo + hi) // 2)
     assert ImageDensity.weight_for(n_mid) == pytest.approx(ImageDensity.max_weight / 2, abs=0.02)

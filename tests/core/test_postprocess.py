@@ -80,7 +80,7 @@ def test_a_saved_post_processor_holds_every_setting_and_tensor(trained, saved):
     scoring = meta["calibration"]["scoring"]
     assert set(scoring["settings"]) == {m.value for m in InputMode}
     for stages in scoring["settings"].values():
-        assert list(stages) == [name for name, _ in STAGES]
+        assert set(stages) == {name for name, _ in STAGES}  # model.json is written with sorted keys
         assert stages["gate"] == {"max_weight": 0.4, "z_floor": 3.0, "z_cap": 2.5}
         assert stages["map"]["sigma"] == 4.0 and stages["foreign_region"]["light_blurs"] == [0.08, 0.3]
     from safetensors.torch import load_file

@@ -183,10 +183,11 @@ def test_inspection_scales_the_map_by_the_image_gate_and_leaves_the_score(traine
     assert abs(np.log(factor)) > 0.05  # this part's score is not a typical good one's: the map moved
 
 
-# each map-only term: its modules on the network, and its z-scores from the target features and the images as captured
+# each map-only term: its stage in a mode's scoring, and its z-scores from the target features and the images as
+# captured
 MAP_TERMS = {
-    "region_contrasts": lambda term, feats, captured: term.zscores(feats[-1]),
-    "foreign_regions": lambda term, feats, captured: term.zscores(feats, captured),
+    "region_contrast": lambda term, feats, captured: term.zscores(feats[-1]),
+    "foreign_region": lambda term, feats, captured: term.zscores(feats, captured),
 }
 
 
@@ -198,9 +199,9 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
     the map gains weight x that spread x the term's z-scores, the score does not. The low-light head also takes
     the local light level of the image as captured, the well-lit one does not."""
     trained = _without_gates(trained)  # the gate scales both maps alike; see its own test
-    term = getattr(trained.net, kind)[mode.value]
+    term = getattr(trained.post.scoring[mode.value], kind)
     assert term.is_fitted and float(term.norm[3]) == term.default_weight and float(term.norm[2]) > 0
-    if kind == "foreign_regions":
+    if kind == "foreign_region":
         assert term.takes_light == (mode == InputMode.LOWLIGHT)
     image = load_image(next(s.path for s in generated.test if s.defect_type == "band"))
     if mode == InputMode.LOWLIGHT:
@@ -208,7 +209,7 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
     predictor = Predictor(trained)
     view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
     without_it = copy.deepcopy(trained)
-    getattr(without_it.net, kind)[mode.value].fitted.fill_(0.0)
+    getattr(without_it.post.scoring[mode.value], kind).fitted.fill_(0.0)
     with torch.inference_mode():
         with_out = predictor.detector(*view, mode)
         without_out = Predictor(without_it).detector(*view, mode)
@@ -234,7 +235,7 @@ def test_inspection_puts_the_noise_floor_under_the_map_and_leaves_the_score(trai
     bare, floored = _without_gates(trained), _without_gates(trained)
     for model in (bare, floored):
         for kind in MAP_TERMS:
-            getattr(model.net, kind)[mode.value].fitted.fill_(0.0)
+            getattr(model.post.scoring[mode.value], kind).fitted.fill_(0.0)
     bare.post.scoring[mode.value].floor.fitted.fill_(0.0)
     view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
     with torch.inference_mode():
