@@ -86,7 +86,7 @@ def create_app(hub: LineHub, on_request=lambda text: None) -> FastAPI:
 
 def _status(result: LineResult) -> int:
     """503 when the station could not inspect at all (no model, no frame); 200 for any verdict, ERROR included."""
-    return 503 if result.error_code in (ErrorCode.NO_MODEL, ErrorCode.NO_FRAME) else 200
+    return 503 if result.error_code in (ErrorCode.NO_MODEL, ErrorCode.NO_FRAME, ErrorCode.CAMERA_TIMEOUT) else 200
 
 
 class RestLink(Link):
