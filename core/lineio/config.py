@@ -99,6 +99,7 @@ class LineConfig:
     station: str = "line-1"
     queue_size: int = 1000
     trigger_source: str = ""  # folder of images a trigger inspects in turn when the GUI has no triggerable camera
+    camera_timeout: float = 2.0  # seconds a camera on software trigger has to become ready and send its frame
     modbus: ModbusConfig = field(default_factory=ModbusConfig)
     opcua: OpcUaConfig = field(default_factory=OpcUaConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
@@ -118,6 +119,7 @@ class LineConfig:
             station=str(d.get("station", "line-1")),
             queue_size=int(d.get("queue_size", 1000)),
             trigger_source=str(d.get("trigger_source", "")),
+            camera_timeout=float(d.get("camera_timeout", 2.0)),
         )
         for name, section in _SECTIONS.items():
             given = d.get(name) or {}
@@ -129,6 +131,8 @@ class LineConfig:
         """Raise :class:`LineConfigError` for settings that cannot work or would be unsafe."""
         if self.queue_size < 1:
             raise LineConfigError("queue_size must be at least 1")
+        if not 0 < self.camera_timeout <= 600:
+            raise LineConfigError(f"camera_timeout must be above 0 and at most 600 s, not {self.camera_timeout}")
         for name in ("modbus", "opcua", "mqtt", "rest"):
             port = self.link(name).port
             if not 0 <= int(port) <= 65535:

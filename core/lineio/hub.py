@@ -216,8 +216,10 @@ class LineHub:
         return asyncio.run_coroutine_threadsafe(self.trigger(origin, frame), self._require_loop())
 
     def publish(self, result: LineResult) -> None:
-        """Report a result inspected elsewhere (e.g. the GUI's live inspection) on every link. Any thread."""
-        asyncio.run_coroutine_threadsafe(self._dispatch(result), self._require_loop())
+        """Report a result inspected elsewhere (e.g. the GUI's live inspection) on every link; returns at once,
+        from any thread. It is marked unsolicited: the Modbus link shows it without raising *result valid*."""
+        unsolicited = replace(result, solicited=False)
+        asyncio.run_coroutine_threadsafe(self._dispatch(unsolicited), self._require_loop())
 
     def _require_loop(self) -> asyncio.AbstractEventLoop:
         if self.loop is None or self._thread is None:

@@ -43,7 +43,11 @@ def _json_safe(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class LineResult:
-    """One inspection as the line sees it: id, verdict, score, error code and the JSON payload."""
+    """One inspection as the line sees it: id, verdict, score, error code and the JSON payload.
+
+    ``solicited`` is False for a result the line did not ask for (inspected on the Inspect page, only reported):
+    it is sent like any other, but never answers a PLC's trigger.
+    """
 
     inspection_id: int
     verdict: Verdict
@@ -52,6 +56,7 @@ class LineResult:
     error_code: ErrorCode = ErrorCode.NONE
     error: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
+    solicited: bool = True
 
     @property
     def ok(self) -> bool:

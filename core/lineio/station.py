@@ -13,6 +13,7 @@ on software trigger is read by its own thread and triggered by
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -69,6 +70,7 @@ class Station:
 
     ``predictor`` is a :class:`~core.predictor.Predictor` or a callable returning the current one (or None when
     no model is loaded). ``acquire`` returns a frame for a trigger. Without a ``log``, ids count from 1.
+    ``on_result(result, line_result)`` is told each inspection (on the inspecting thread), e.g. to show it.
     """
 
     def __init__(
@@ -78,12 +80,14 @@ class Station:
         log: InspectionLog | None = None,
         station: str = "line-1",
         category: str = "",
+        on_result: Callable[[InspectionResult, LineResult], None] | None = None,
     ) -> None:
         self._predictor = predictor if callable(predictor) and not hasattr(predictor, "predict") else lambda: predictor
         self.acquire = acquire
         self.log = log
         self.station = station
         self.category = category
+        self.on_result = on_result
         self._ids = itertools.count(1)
 
     @property
@@ -130,4 +134,8 @@ class Station:
     def _finish(self, result: InspectionResult, origin: str, code: ErrorCode) -> LineResult:
         source = result.frame.source if result.frame is not None else origin
         row_id = self.log.record(result, source=source) if self.log is not None else next(self._ids)
-        return line_result(result, row_id, station=self.station, origin=origin, error_code=code, source=source)
+        reported = line_result(result, row_id, station=self.station, origin=origin, error_code=code, source=source)
+        if self.on_result is not None:
+            with contextlib.suppress(Exception):  # a viewer's fault must not cost the line its answer
+                self.on_result(result, reported)
+        return reported

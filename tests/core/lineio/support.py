@@ -1,11 +1,14 @@
-"""Helpers of the line I/O tests: free ports, polling as a PLC polls, a PLC on a real Modbus client, and a hub over a
-real file source."""
+"""Helpers of the line I/O tests: free ports, polling as a PLC polls, a PLC on a real Modbus client, a webhook receiver,
+and a hub over a real file source."""
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
@@ -102,3 +105,39 @@ def handshake(plc: Plc) -> tuple[list[bool], list[int]]:
     assert not plc.inputs()[RESULT_VALID]
     plc.coil(ACK, False)
     return inputs, registers
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that keeps every JSON body POSTed to it; can be stopped and started again."""
+
+    def __init__(self, port: int, status: int = 200) -> None:
+        self.port, self.status = port, status
+        self.bodies: list[dict] = []
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.status == 200:
+                    receiver.bodies.append(json.loads(body))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join()
+            self.server = None
