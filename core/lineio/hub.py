@@ -62,6 +62,7 @@ class Link:
 
     def __init__(self, hub: LineHub) -> None:
         self.hub = hub
+        self.config = hub.config.link(self.name)  # this link's section of the station's LineConfig
         self.state = LinkState(self.name)
 
     async def start(self) -> None: ...

@@ -111,7 +111,6 @@ class ModbusLink(Link):
 
     def __init__(self, hub) -> None:
         super().__init__(hub)
-        self.config = hub.config.modbus
         self.map = RegisterMap(self)
         self.server: ModbusTcpServer | None = None
         self.pending: deque[LineResult] = deque()  # results waiting for the PLC's ack (head is shown)

@@ -14,8 +14,6 @@ from core.lineio import LINKS
 from core.lineio.modbus import ENABLE, RESULT_VALID, TRIGGER
 from tests.gui.conftest import MODEL_TIMEOUT
 
-pytestmark = pytest.mark.dataset
-
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from core.lineio import ErrorCode
 from core.lineio.modbus import ACK, BUSY, ENABLE, ERROR, FAIL, PASS, READY, RESULT_VALID, TRIGGER
 from core.lineio.payload import VERDICT_CODES
 from core.sources.folder import FileListSource
 from core.types import Verdict
 from tests.core.lineio.support import Line, Plc, handshake, modbus_config, wait_for
-
-pytestmark = pytest.mark.dataset
 
 
 def test_full_handshake_ok_then_ng(line_predictor, parts, line_log):

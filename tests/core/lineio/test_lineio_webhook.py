@@ -11,8 +11,6 @@ from core.lineio import LineConfig
 from core.log import COLUMNS
 from tests.core.lineio.support import Line, Receiver, free_port, wait_for
 
-pytestmark = pytest.mark.dataset
-
 
 def webhook_config(port: int, queue: int = 100) -> LineConfig:
     config = LineConfig(station="cell-9", queue_size=queue)
