@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.sensor import SensorParams, held_out_axes, render
+from core.types import Verdict
 
 BASE = SensorParams(exposure=0.25, full_well=4000.0, read_noise=3.0, falloff=2.0, shape="gradient")
 """The low-light camera every axis of the sweep starts from."""
@@ -118,6 +119,8 @@ def _report(rep, seconds: float) -> dict:
         "image_auroc": rep.image_auroc,
         "pixel_auroc": rep.pixel_auroc,
         "false_reject": c["fp"] / good if good else float("nan"),
+        # of the good images, those the lighting guard sent to CHECK (counted in false_reject too)
+        "check": sum(r.verdict == Verdict.UNCERTAIN.value and r.label == 0 for r in rep.rows) / good if good else 0.0,
         "miss": c["fn"] / bad if bad else float("nan"),
         "good": good,
         "defective": bad,

@@ -60,6 +60,70 @@ def _run_line(s: dict) -> str:
     )
 
 
+TARGET_EXPOSURE, TARGET_FULL_WELL = 1 / 16, 1000.0
+"""The issue's target range: every condition down to this exposure and full well (others at the base camera)."""
+
+
+def in_target_range(condition: dict) -> bool:
+    """Whether a condition (as saved in the json) is inside the target range; the well-lit split is not a
+    low-light condition and is left out."""
+    p = condition.get("params")
+    return p is not None and p["exposure"] >= TARGET_EXPOSURE * (1 - 1e-9) and p["full_well"] >= TARGET_FULL_WELL
+
+
+def target_rows(results: dict, fast: dict | None = None) -> list[dict]:
+    """Per set and model, the numbers the targets are about: well-lit image AUROC, the lowest low-light image
+    AUROC in the target range (and its condition), the highest rate of good parts rejected there (NG or CHECK) and
+    of those sent to CHECK, and with ``fast`` (a run of the fast preset) its well-lit and lowest AUROC."""
+    inside = [c["name"] for c in results["conditions"] if in_target_range(c)]
+    rows = []
+    for name, set_results in results["sets"].items():
+        for model, r in set_results.items():
+            conds = r["conditions"]
+            names = [n for n in inside if n in conds]
+            if not names:
+                continue
+            worst = min(names, key=lambda n: conds[n]["image_auroc"])
+            lit = conds.get("well-lit", {})
+            row = {
+                "set": name,
+                "model": model,
+                "well_lit": lit.get("image_auroc", float("nan")),
+                "worst": conds[worst]["image_auroc"],
+                "worst_condition": worst,
+                "well_lit_frr": lit.get("false_reject", float("nan")),
+                "max_frr": max(conds[n]["false_reject"] for n in names),
+                "max_frr_condition": max(names, key=lambda n: conds[n]["false_reject"]),
+                "max_check": max(conds[n].get("check", 0.0) for n in names),
+                "max_miss": max(conds[n]["miss"] for n in names),
+            }
+            f = (fast or {}).get("sets", {}).get(name, {}).get(model)
+            if f is not None:
+                fc = f["conditions"]
+                row["fast_well_lit"] = fc.get("well-lit", {}).get("image_auroc", float("nan"))
+                row["fast_worst"] = min((fc[n]["image_auroc"] for n in names if n in fc), default=float("nan"))
+            rows.append(row)
+    return rows
+
+
+def targets_table(results: dict, fast: dict | None = None) -> str:
+    """:func:`target_rows` as markdown, one row per set and model."""
+    lines = [
+        "| set | model | well-lit image AUROC | lowest low-light AUROC (condition) | good rejected: well-lit / worst "
+        "low-light (condition) | of them CHECK, worst | defects missed, worst | fast preset: well-lit / lowest |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in target_rows(results, fast):
+        fast_cell = f"{_fmt(r['fast_well_lit'])} / {_fmt(r['fast_worst'])}" if "fast_well_lit" in r else "n/a"
+        lines.append(
+            f"| {r['set']} | {MODEL_LABELS.get(r['model'], r['model'])} | {_fmt(r['well_lit'])} | "
+            f"{_fmt(r['worst'])} ({r['worst_condition']}) | {_fmt(r['well_lit_frr'], True)} / "
+            f"{_fmt(r['max_frr'], True)} ({r['max_frr_condition']}) | {_fmt(r['max_check'], True)} | "
+            f"{_fmt(r['max_miss'], True)} | {fast_cell} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown(results: dict) -> str:
     """Every set's table, with what was run and how to read the cells."""
     base = results["base"]
@@ -68,7 +132,7 @@ def markdown(results: dict) -> str:
         f"{base['read_noise']:g} e-, {base['falloff']:g}:1 {base['shape']} fall-off, the sensor type the images "
         "suggest; each row changes one axis. Cells: LLAD / reference. Rates at each model's calibrated threshold."
     )
-    parts = [head, ""]
+    parts = [head, "", targets_table(results), ""]
     for name, set_results in results["sets"].items():
         settings = results.get("set_settings", {}).get(name, results["settings"])
         parts += [set_table(name, set_results), _run_line(settings), ""]
@@ -139,3 +203,22 @@ def write_report(results: dict, out: Path) -> dict[str, Path]:
     for p in write_plots(results, out):
         paths[p.stem] = p
     return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Redraw a report from its json; with ``--fast``, the targets table beside a fast-preset run's."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="redraw a robustness report from its robustness.json")
+    p.add_argument("out", type=Path, help="the suite's --out folder")
+    p.add_argument("--fast", type=Path, help="--out folder of a run of the fast preset, for the targets table")
+    args = p.parse_args(argv)
+    results = json.loads((args.out / "robustness.json").read_text())
+    write_report(results, args.out)
+    fast = json.loads((args.fast / "robustness.json").read_text()) if args.fast else None
+    print(targets_table(results, fast))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

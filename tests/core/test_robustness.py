@@ -13,6 +13,7 @@ from core.cli import main
 from core.data.datasets import Sample
 from core.data.sensor import SensorParams
 from core.robustness import BASE, _previous, conditions, stratified
+from core.robustness_report import in_target_range, target_rows
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
@@ -114,6 +115,15 @@ def test_suite_runs_end_to_end_and_its_rates_are_counted_at_the_saved_threshold(
     # the same captures for both models, and darker ones than well-lit: the scores moved
     dark = parts["llad"]["conditions"]["exposure 1/8"]["scores"]
     assert dark != parts["llad"]["conditions"]["well-lit"]["scores"]
+    # the targets table: the worst of the low-light conditions in the target range (both are), per model
+    rows = {r["model"]: r for r in target_rows(results, fast=results)}
+    for model in ("llad", "patchcore"):
+        c = parts[model]["conditions"]
+        assert rows[model]["worst"] == min(c["exposure 1/8"]["image_auroc"], c["JPEG 60"]["image_auroc"])
+        assert rows[model]["max_frr"] == max(c["exposure 1/8"]["false_reject"], c["JPEG 60"]["false_reject"])
+        assert rows[model]["fast_worst"] == rows[model]["worst"] and 0 <= rows[model]["max_check"] <= 1
+        assert 0 <= c["exposure 1/8"]["check"] <= c["exposure 1/8"]["false_reject"] + 1e-9
+    assert "lowest low-light AUROC" in table
 
     # a rerun with --reuse loads the cached models and reproduces the numbers exactly
     assert main([*argv, "--conditions", "exposure 1/8", "--reuse", "--out", str(out)]) == 0
@@ -123,6 +133,13 @@ def test_suite_runs_end_to_end_and_its_rates_are_counted_at_the_saved_threshold(
         now, before = again[model]["conditions"]["exposure 1/8"], parts[model]["conditions"]["exposure 1/8"]
         assert {**now, "seconds": 0} == {**before, "seconds": 0}
     capsys.readouterr()
+
+
+def test_the_target_range_is_down_to_a_sixteenth_and_a_thousand_electrons() -> None:
+    saved = {c.name: c.to_dict() for c in conditions()}
+    inside = {n for n, c in saved.items() if in_target_range(c)}
+    assert "well-lit" not in inside and "exposure 1/16" in inside and "full well 1000 e-" in inside
+    assert "exposure 1/32" not in inside and "full well 300 e-" not in inside and "gamma 1.8" in inside
 
 
 def test_a_run_of_some_sets_keeps_the_other_sets_of_the_report(tmp_path) -> None:

@@ -1,0 +1,175 @@
+"""Which scoring terms after the network earn their place? An inspection-time ablation on validation data.
+
+Per data set, a model is trained on part of ``train/good`` (as :mod:`benchmarks.validate_lighting` does) and other
+held-out ``train/good`` images, each with a synthetic defect (and its mask), are inspected well-lit and as random
+cameras of the training and the held-out families capture them. Each variant switches one term off at inspection
+(the model, its fitted terms and its thresholds are the same for all variants), and the report gives the image
+AUROC (good against defective copy) and the pixel AUROC on the synthetic defects' masks per set and condition:
+
+- ``density``: the feature density in the discrepancy (:mod:`core.model.density`);
+- ``floor``: the noise floor (:mod:`core.model.noise_floor`);
+- ``contrast``: the region contrast (:mod:`core.model.region_contrast`);
+- ``foreign``: the foreign-region head (:mod:`core.model.foreign_region`);
+- ``image density``: the image density in the score (:mod:`core.model.image_density`);
+- ``gate``: the image gate on the map (:mod:`core.model.image_gate`; image scores unchanged by design);
+- ``noise norm``: the noise-aware normalisation of the score (:meth:`core.calibration.ModeCalibration.level_factor`).
+
+Thresholds were calibrated with every term on, so only threshold-free measures are compared. No test image is read.
+
+    PYTHONPATH=. python benchmarks/ablate_terms.py --data ../shared/datasets --out /tmp/ablate.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SETS = ("mtd", "bottle", "bsdata", "ksdd")
+CONDITIONS = ("well-lit", "train family", "held-out family")
+VARIANTS = ("all", "density", "floor", "contrast", "foreign", "image density", "gate", "noise norm")
+
+
+def _mode_map_without(term: str):
+    """:func:`core.model.detector.mode_map` with ``term`` left out."""
+    from core.types import InputMode
+
+    def mode_map(net, maps, mode, recon, targets_on_grid, target_feats, captured):
+        key = InputMode(mode).value
+        density = None if term == "density" else net.densities[key]
+        amap, score = maps(recon, targets_on_grid, captured.shape[-2:], net.baselines[key], net.whitening[key], density)
+        if term != "floor":
+            amap = net.floors[key](amap)
+        if term != "contrast":
+            amap = net.region_contrasts[key].add_to(amap, target_feats[-1])
+        if term != "foreign":
+            amap = net.foreign_regions[key].add_to(amap, target_feats, captured)
+        image_density = net.image_densities[key]
+        if image_density.is_fitted and term != "image density":
+            score = image_density.combine(score, image_density.summaries(target_feats))
+        return (amap if term == "gate" else net.gates[key](amap, score)), score
+
+    return mode_map
+
+
+@contextlib.contextmanager
+def without(term: str):
+    """Inspection with ``term`` switched off (``"all"``: nothing switched off)."""
+    import core.model.detector as detector
+    from core.calibration import ModeCalibration
+
+    saved_map, saved_factor = detector.mode_map, ModeCalibration.level_factor
+    if term not in ("all", "noise norm"):
+        detector.mode_map = _mode_map_without(term)
+    if term == "noise norm":
+        ModeCalibration.level_factor = lambda self, noise: 1.0
+    try:
+        yield
+    finally:
+        detector.mode_map, ModeCalibration.level_factor = saved_map, saved_factor
+
+
+def _views(held: list[Path], size: int, seed: int):
+    """Per condition, (good images, defective images, defect masks), each pair taken by one camera."""
+    from core.data.defects import synthetic_defect
+    from core.data.io import load_image
+    from core.data.sensor import render, sample_params
+    from core.preprocess import resize_rgb
+
+    rng = np.random.default_rng(seed)
+    good = [resize_rgb(load_image(p), size) for p in held]
+    pairs = [synthetic_defect(g, rng) for g in good]
+    bad, masks = [b for b, _ in pairs], [m for _, m in pairs]
+    out = {"well-lit": (good, bad, masks)}
+    for condition, family in (("train family", "train"), ("held-out family", "held_out")):
+        goods, bads = [], []
+        for k, (g, b) in enumerate(zip(good, bad)):
+            params = sample_params(rng, family)
+            goods.append(render(g, params, seed * 1000 + k))
+            bads.append(render(b, params, seed * 1000 + k + 500))
+        out[condition] = (goods, bads, masks)
+    return out
+
+
+def _measure(predictor, goods, bads, masks) -> dict:
+    import cv2
+
+    from core.metrics import auroc
+
+    g = [predictor.predict(img) for img in goods]
+    b = [predictor.predict(img) for img in bads]
+    scores = np.array([r.score for r in g + b], np.float64)
+    labels = np.r_[np.zeros(len(g), bool), np.ones(len(b), bool)]
+    maps = np.stack([cv2.resize(r.anomaly_map, (64, 64), interpolation=cv2.INTER_AREA) for r in g + b])
+    truth = np.stack(
+        [np.zeros((64, 64), bool)] * len(g)
+        + [cv2.resize(m.astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA) > 0.5 for m in masks]
+    )
+    return {
+        "image_auroc": round(float(auroc(scores, labels)), 4),
+        "pixel_auroc": round(float(auroc(maps.ravel(), truth.ravel())), 4),
+    }
+
+
+def ablate_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed: int, **overrides) -> dict:
+    from benchmarks.validate_lighting import _split
+    from core.predictor import Predictor
+    from core.training import preset, run_fit
+
+    train, held = _split(root, n_train, n_holdout, seed)
+    model = run_fit(train, preset(preset_name, seed=seed, threads=2, **overrides))
+    predictor = Predictor(model, device="cpu")
+    predictor.detector.map_graphs = False  # the variants replace the map's Python function
+    views = _views(held, model.config.image_size, seed)
+    result: dict = {}
+    for variant in VARIANTS:
+        with without(variant):
+            result[variant] = {c: _measure(predictor, *views[c]) for c in CONDITIONS}
+        print(f"  {root.name:7s} without {variant:14s} {result[variant]}", file=sys.stderr, flush=True)
+    return result
+
+
+def table(results: dict) -> str:
+    """Markdown: per set and variant, image / pixel AUROC per condition, and the change from ``all``."""
+    head = " | ".join(f"{c} image / pixel" for c in CONDITIONS)
+    lines = [f"| set | without | {head} |", "|---|---|" + "---|" * len(CONDITIONS)]
+    for name, r in results.items():
+        for v in VARIANTS:
+            cells = []
+            for c in CONDITIONS:
+                m, a = r[v][c], r["all"][c]
+                if v == "all":
+                    cells.append(f"{m['image_auroc']:.3f} / {m['pixel_auroc']:.3f}")
+                else:
+                    di, dp = m["image_auroc"] - a["image_auroc"], m["pixel_auroc"] - a["pixel_auroc"]
+                    cells.append(f"{di:+.3f} / {dp:+.3f}")
+            lines.append(f"| {name} | {'(nothing)' if v == 'all' else v} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    p.add_argument("--train", type=int, default=100)
+    p.add_argument("--holdout", type=int, default=40)
+    p.add_argument("--preset", default="fast")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="JSON file to write (outside the repository)")
+    args = p.parse_args(argv)
+    overrides = {} if args.steps is None else {"steps": args.steps}
+    results = {}
+    for name in args.sets:
+        results[name] = ablate_set(args.data / name, args.train, args.holdout, args.preset, args.seed, **overrides)
+        args.out.write_text(json.dumps(results, indent=1))
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
