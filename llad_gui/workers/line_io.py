@@ -172,7 +172,7 @@ class LineIOController(QObject):
             )
             hub = LineHub(config, station, on_state=self._hub_state)
             try:
-                hub.start()
+                hub.start(timeout=120.0)  # OPC UA alone can take half a minute on a busy PC
             except BaseException:
                 hub.stop()
                 if source is not None:
