@@ -34,43 +34,40 @@ CONDITIONS = ("well-lit", "train family", "held-out family")
 VARIANTS = ("all", "density", "floor", "contrast", "foreign", "image density", "gate", "noise norm")
 
 
-def _mode_map_without(term: str):
-    """:func:`core.model.detector.mode_map` with ``term`` left out."""
-    from core.types import InputMode
+def _scoring_without(term: str):
+    """:meth:`core.postprocess.ModeScoring.forward` with ``term`` left out."""
 
-    def mode_map(net, maps, mode, recon, targets_on_grid, target_feats, captured):
-        key = InputMode(mode).value
-        density = None if term == "density" else net.densities[key]
-        amap, score = maps(recon, targets_on_grid, captured.shape[-2:], net.baselines[key], net.whitening[key], density)
+    def forward(self, recon, targets_on_grid, target_feats, captured):
+        density = None if term == "density" else self.density
+        amap, score = self.map(recon, targets_on_grid, captured.shape[-2:], self.baseline, self.whitening, density)
         if term != "floor":
-            amap = net.floors[key](amap)
+            amap = self.floor(amap)
         if term != "contrast":
-            amap = net.region_contrasts[key].add_to(amap, target_feats[-1])
+            amap = self.region_contrast.add_to(amap, target_feats[-1])
         if term != "foreign":
-            amap = net.foreign_regions[key].add_to(amap, target_feats, captured)
-        image_density = net.image_densities[key]
-        if image_density.is_fitted and term != "image density":
-            score = image_density.combine(score, image_density.summaries(target_feats))
-        return (amap if term == "gate" else net.gates[key](amap, score)), score
+            amap = self.foreign_region.add_to(amap, target_feats, captured)
+        if self.image_density.is_fitted and term != "image density":
+            score = self.image_density.combine(score, self.image_density.summaries(target_feats))
+        return (amap if term == "gate" else self.gate(amap, score)), score
 
-    return mode_map
+    return forward
 
 
 @contextlib.contextmanager
 def without(term: str):
     """Inspection with ``term`` switched off (``"all"``: nothing switched off)."""
-    import core.model.detector as detector
     from core.calibration import ModeCalibration
+    from core.postprocess import ModeScoring
 
-    saved_map, saved_factor = detector.mode_map, ModeCalibration.level_factor
+    saved_forward, saved_factor = ModeScoring.forward, ModeCalibration.level_factor
     if term not in ("all", "noise norm"):
-        detector.mode_map = _mode_map_without(term)
+        ModeScoring.forward = _scoring_without(term)
     if term == "noise norm":
         ModeCalibration.level_factor = lambda self, noise: 1.0
     try:
         yield
     finally:
-        detector.mode_map, ModeCalibration.level_factor = saved_map, saved_factor
+        ModeScoring.forward, ModeCalibration.level_factor = saved_forward, saved_factor
 
 
 def _views(held: list[Path], size: int, seed: int):
@@ -123,7 +120,7 @@ def ablate_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed:
     train, held = _split(root, n_train, n_holdout, seed)
     model = run_fit(train, preset(preset_name, seed=seed, threads=2, **overrides))
     predictor = Predictor(model, device="cpu")
-    predictor.detector.map_graphs = False  # the variants replace the map's Python function
+    predictor.detector.map_graphs = False  # the variants replace the scoring's Python function
     views = _views(held, model.config.image_size, seed)
     result: dict = {}
     for variant in VARIANTS:

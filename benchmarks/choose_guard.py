@@ -51,6 +51,7 @@ BEYOND = [
     ("exposure 1/64", replace(BASE, exposure=1 / 64)),
     ("exposure 1/128", replace(BASE, exposure=1 / 128)),
     ("1/16, full well 100", replace(BASE, exposure=1 / 16, full_well=100.0)),
+    ("mono camera", replace(BASE, colour="mono")),  # outside the family only for a colour part
 ]
 
 

@@ -1,6 +1,7 @@
 """Thresholds and score normalisation: the post-processing step that lives outside the network.
 
-The network returns raw maps and scores; :class:`PostProcessor` turns them into what users see. For each input
+The network and the scoring stages (:mod:`core.postprocess`) give raw maps and scores; :class:`ModeCalibration`
+turns them into what users see. For each input
 mode it keeps, from held-out good samples (never trained on):
 
 - ``center``: the median raw image score of good parts;
@@ -17,9 +18,8 @@ score and map is first divided by that expected rise at the frame's own noise (:
 so the statistics above are of level-corrected scores and a noisier camera does not shift them all.
 
 Normalised score = (raw / factor - center) / (threshold - center): **0 is a typical good part, 1.0 is the calibrated
-threshold**. Maps are normalised the same way with the pixel pair. :class:`PostProcessor` also keeps the lighting
-range the model was calibrated over (:class:`core.lighting.LightingRange`), the lighting guard's. The state is plain
-numbers saved with the recipe (``to_dict``/``from_dict``).
+threshold**. Maps are normalised the same way with the pixel pair. The state is plain numbers saved with the recipe
+(``to_dict``/``from_dict``), as the last stage of the :class:`core.postprocess.PostProcessor`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 
 import numpy as np
-
-from core.lighting import LightingRange
-from core.types import InputMode
 
 MIN_NOISE_SPREAD = 0.3
 """Least spread (standard deviation of the log noise) of the calibration views for a noise slope to be fitted: over a
@@ -76,6 +73,24 @@ class ModeCalibration:
     def normalize_map(self, raw: np.ndarray) -> np.ndarray:
         scale = max(self.pixel_threshold - self.pixel_center, 1e-9)
         return ((raw - self.pixel_center) / scale).astype(np.float32)
+
+    def apply(self, raw_score: float, raw_map: np.ndarray, noise: float | None) -> tuple[float, np.ndarray]:
+        """(normalised score, normalised map) of one frame's raw score and map at relative ``noise`` (``None``:
+        unknown): both divided by :meth:`level_factor` first."""
+        factor = float(self.level_factor(noise))
+        return float(self.normalize_score(float(raw_score) / factor)), self.normalize_map(raw_map / factor)
+
+    @classmethod
+    def fit(cls, *args, **kwargs) -> ModeCalibration:
+        """:func:`calibrate_mode`."""
+        return calibrate_mode(*args, **kwargs)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModeCalibration:
+        return cls(**{f: d[f] for f in cls.__dataclass_fields__ if f in d})
 
 
 def log_median_spread(scores) -> tuple[float, float]:
@@ -218,37 +233,3 @@ def calibrate_mode(
         noise_hi=level.noise_hi,
         good_noise=[] if good_noise is None else [float(x) for x in np.asarray(good_noise)],
     )
-
-
-@dataclass
-class PostProcessor:
-    """Per-mode calibration, which turns raw outputs into normalised scores and maps, and the lighting range the
-    model was calibrated over (``None``: no guard)."""
-
-    modes: dict[str, ModeCalibration] = field(default_factory=dict)
-    lighting: LightingRange | None = None
-
-    def for_mode(self, mode: InputMode) -> ModeCalibration:
-        key = InputMode(mode).value
-        if key in self.modes:
-            return self.modes[key]
-        # a mode never calibrated (e.g. paired input on a recipe trained without pairs) borrows the closest one
-        for fallback in (InputMode.LOWLIGHT.value, InputMode.WELLLIT.value, InputMode.PAIRED.value):
-            if fallback in self.modes:
-                return self.modes[fallback]
-        raise KeyError("the post-processor holds no calibration")
-
-    def to_dict(self) -> dict:
-        return {
-            "modes": {k: asdict(v) for k, v in self.modes.items()},
-            "lighting": None if self.lighting is None else self.lighting.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PostProcessor:
-        modes = {}
-        for k, v in d["modes"].items():
-            InputMode(k)  # refuse unknown modes
-            modes[k] = ModeCalibration(**{f: v[f] for f in ModeCalibration.__dataclass_fields__ if f in v})
-        lighting = d.get("lighting")
-        return cls(modes, None if lighting is None else LightingRange.from_dict(lighting))

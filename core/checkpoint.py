@@ -1,9 +1,10 @@
 """Reading and writing one model version: safetensors weights plus a JSON description.
 
-Weights are stored as safetensors, a format of raw tensors that cannot execute code when read. The JSON
-records the architecture, the training settings, the calibration, the statistics, the backbone (name and
-weights SHA-256) and the SHA-256 of the weights file, so a swapped, truncated or foreign file is refused with a
-clear :class:`~core.errors.RecipeError` instead of a crash.
+Weights are stored as safetensors, a format of raw tensors that cannot execute code when read: the network's, and
+the post-processor's scoring stages' under ``post.``. The JSON records the architecture, the training settings,
+the post-processor (every stage's settings, the calibration, the lighting range), the statistics, the backbone
+(name and weights SHA-256) and the SHA-256 of the weights file, so a swapped, truncated or foreign file is refused
+with a clear :class:`~core.errors.RecipeError` instead of a crash.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ import time
 from pathlib import Path
 
 from core.backbone import BACKBONES, DEFAULT_BACKBONE
-from core.calibration import PostProcessor
 from core.errors import RecipeError
 from core.fsio import file_sha256, read_json
 from core.model.net import LowLightAnomalyNet, NetConfig
+from core.postprocess import PostProcessor
 from core.types import InputMode
 
-CHECKPOINT_FORMAT = 15
+CHECKPOINT_FORMAT = 16
 """The history of formats was reset at 15, when training took a randomised sensor model, calibration spread over
-sensor conditions, scores became noise-aware and the lighting range was saved: a model of any other format was
-trained and calibrated for one sensor and is refused with one message, retrain the category."""
+sensor conditions, scores became noise-aware and the lighting range was saved: a model of an older format was
+trained and calibrated for one sensor and is refused with one message, retrain the category. At 16 the scoring
+stages left the network for the post-processor, saved with their settings (a 15's would score by the code's
+defaults of the day): the same message."""
+POST_PREFIX = "post."
+"""Where the post-processor's tensors are in the weights file."""
 WEIGHTS_FILE = "weights.safetensors"
 MODEL_FILE = "model.json"
 
@@ -32,7 +37,8 @@ def write_version(folder: Path, trained) -> None:
 
     from core.fsio import atomic_write_json
 
-    state = {k: v.detach().cpu().contiguous() for k, v in trained.net.state_dict().items()}
+    tensors = {**trained.net.state_dict(), **{POST_PREFIX + k: v for k, v in trained.post.state_dict().items()}}
+    state = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     weights = folder / WEIGHTS_FILE
     save_file(state, str(weights))
     backbone = BACKBONES[DEFAULT_BACKBONE]
@@ -69,7 +75,7 @@ def read_version(folder: Path):
     if fmt != CHECKPOINT_FORMAT:
         raise RecipeError(
             f"{folder} was saved by an older LLAD (model format {fmt}; this one is {CHECKPOINT_FORMAT}, trained for "
-            "light and sensors of every kind, with a lighting guard): retrain this category"
+            "light and sensors of every kind, with a lighting guard and its scoring saved whole): retrain this category"
         )
     backbone = meta.get("backbone", {})
     known = BACKBONES.get(backbone.get("name", ""))
@@ -90,10 +96,12 @@ def read_version(folder: Path):
     try:
         config = NetConfig.from_dict(meta["net_config"])
         net = LowLightAnomalyNet(config)
-        missing, unexpected = net.load_state_dict(state, strict=False)
+        post_state = {k[len(POST_PREFIX) :]: v for k, v in state.items() if k.startswith(POST_PREFIX)}
+        net_state = {k: v for k, v in state.items() if not k.startswith(POST_PREFIX)}
+        missing, unexpected = net.load_state_dict(net_state, strict=False)
         if unexpected or missing:
             raise RuntimeError(f"weights do not fit the network: missing {missing}, unexpected {unexpected}")
-        post = PostProcessor.from_dict(meta["calibration"])
+        post = PostProcessor.from_dict(meta["calibration"], post_state)
         train_config = TrainConfig.from_dict(meta.get("train_config", {}))
         mode = InputMode(meta.get("default_mode", "lowlight"))
         welllit_mean = float(meta["welllit_mean"])

@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from core.data.lowlight import srgb8_to_linear
+from core.data.lowlight import is_monochrome, srgb8_to_linear
 
 _SECOND_DIFFERENCE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32) / 6.0
 """Immerkaer's noise kernel, scaled so white noise of variance 1 has a response of variance 1: it cancels a level,
@@ -42,6 +42,7 @@ DARKEST = 2e-4
 """Local level (linear) below which a pixel is left out: it is mostly clipped at zero, which hides its noise."""
 TOO_DARK = "too dark for this model"
 TOO_NOISY = "noisier than calibrated"
+MONOCHROME = "monochrome frame: the model was trained on colour"
 
 
 def _green_linear(image: np.ndarray) -> np.ndarray:
@@ -85,6 +86,8 @@ class FrameLighting:
 
     exposure: float
     noise: float
+    #: one value per pixel (a monochrome camera's frame)
+    monochrome: bool = False
 
     def to_dict(self) -> dict[str, float]:
         return {"exposure": round(self.exposure, 5), "noise": round(self.noise, 5)}
@@ -94,7 +97,9 @@ def measure(
     image: np.ndarray, welllit_mean: float, block: int = NOISE_BLOCK, percentile: float = NOISE_PERCENTILE
 ) -> FrameLighting:
     """Exposure and noise of the RGB uint8 ``image`` (best at the model's input size: the noise that it sees)."""
-    return FrameLighting(estimate_exposure(image, welllit_mean), estimate_noise(image, block, percentile))
+    return FrameLighting(
+        estimate_exposure(image, welllit_mean), estimate_noise(image, block, percentile), is_monochrome(image)
+    )
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,9 @@ class LightingRange:
     noise_max: float
     noise_block: int = NOISE_BLOCK
     noise_percentile: float = NOISE_PERCENTILE
+    #: every calibration view was in colour: a monochrome frame is outside what the model knows (a colour part
+    #: seen in grey loses what tells it from a defect)
+    colour: bool = False
 
     def measure(self, image: np.ndarray, welllit_mean: float) -> FrameLighting:
         """:func:`measure` with this range's estimator settings."""
@@ -132,6 +140,7 @@ class LightingRange:
             exposure_min=float(np.quantile(exposure, quantile)) / margin,
             exposure_max=float(np.quantile(exposure, 1 - quantile)) * margin,
             noise_max=float(np.quantile(noise, 1 - quantile)) * margin,
+            colour=not any(s.monochrome for s in seen),
         )
 
     def reason(self, lighting: FrameLighting) -> str:
@@ -139,6 +148,8 @@ class LightingRange:
         usual cause."""
         if lighting.exposure < self.exposure_min:
             return TOO_DARK
+        if self.colour and lighting.monochrome:
+            return MONOCHROME
         if lighting.noise > self.noise_max:
             return TOO_NOISY
         return ""
@@ -148,10 +159,10 @@ class LightingRange:
         return (
             f"exposure {self.exposure_min:.3g} to {self.exposure_max:.3g} of the well-lit training mean "
             f"(1/{1 / max(self.exposure_min, 1e-9):.0f} darkest), noise up to {100 * self.noise_max:.1f} % of the "
-            "signal"
+            "signal" + (", colour frames only" if self.colour else "")
         )
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
@@ -162,4 +173,5 @@ class LightingRange:
             float(d["noise_max"]),
             int(d["noise_block"]),
             float(d["noise_percentile"]),
+            bool(d.get("colour", False)),  # saved before it was checked: not checked
         )

@@ -1,8 +1,10 @@
 """Inference: pre-process -> model -> post-process, producing one :class:`~core.types.InspectionResult` a frame.
 
 The predictor owns the device (CPU by default, CUDA when present), runs without gradients in inference mode,
-batches when given several frames, and times each stage. Thresholds are applied here, outside the network, so
-changing them re-decides cached results without running the model (:meth:`InspectionResult.with_thresholds`).
+batches when given several frames, and times each stage. The network's output is scored by the model's
+post-processor (:mod:`core.postprocess`): its scoring stages inside the detector, then its calibration here.
+Thresholds are applied here, outside the network, so changing them re-decides cached results without running the
+model (:meth:`InspectionResult.with_thresholds`).
 
 Each frame's exposure and noise are measured at the model's input size (:mod:`core.lighting`, under a
 millisecond): the noise scales the raw score and map to the calibration's level
@@ -57,7 +59,7 @@ class Predictor:
         self.thresholds = thresholds or Thresholds()
         self.mode = mode  # None = automatic (see core.preprocess.resolve_mode)
         self.roi = RoiMask.from_dict(trained.stats.get("roi"))  # the mask this version was trained with
-        detector = AnomalyDetector(encoder or shared_encoder(), trained.net).eval()
+        detector = AnomalyDetector(encoder or shared_encoder(), trained.net, trained.post.scoring).eval()
         self.detector = detector.to(self.device).to(memory_format=torch.channels_last)
         self.detector.map_graphs = True  # the model no longer changes: each mode's map can run as a graph
 
@@ -136,11 +138,10 @@ class Predictor:
         for k, f in enumerate(frames):
             h, w = f.image.shape[:2]
             seen = lighting[k]
-            factor = float(cal.level_factor(None if seen is None else seen.noise))
-            amap = cv2.resize(cal.normalize_map(raw_maps[k] / factor), (w, h), interpolation=cv2.INTER_LINEAR)
+            score, amap = cal.apply(raw_scores[k], raw_maps[k], None if seen is None else seen.noise)
+            amap = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR)
             amap = self.roi.mask_map(amap, 0.0)  # the good level: nothing outside is shown or outlined
             ill = cv2.resize(illum[k], (w, h), interpolation=cv2.INTER_LINEAR)
-            score = float(cal.normalize_score(float(raw_scores[k]) / factor))
             reason = "" if seen is None or self.post.lighting is None else self.post.lighting.reason(seen)
             results.append(
                 InspectionResult(

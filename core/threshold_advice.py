@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.calibration import PostProcessor, best_f1_threshold
+from core.calibration import best_f1_threshold
 from core.calibration import threshold_for_false_reject as calibration_false_reject
+from core.postprocess import PostProcessor
 from core.types import InputMode, Thresholds, Verdict
 
 _STEP = 1e-4  # a threshold sits just above the last good score it must let through

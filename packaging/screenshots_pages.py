@@ -5,7 +5,8 @@ main window at 1024 x 768 (the smallest panel the window is laid out for).
 
 Builds a temporary LLAD home: a category "tiles" with 14 MTD good images and a first version trained with
 core's "tiny" preset, then drives the pages themselves: trains a second version with the Fast preset through the
-Train page (shot mid-run and at the end), evaluates an MTD subset (6 good, 6 defective) and logs a few inspections. With
+Train page (shot mid-run and at the end, with its threshold assistant), draws an inspection mask, tops the
+version up with 6 new good images, evaluates an MTD subset (6 good, 6 defective) and logs a few inspections. With
 ``--fast-model`` the Evaluate and Log pages use a Fast-preset model of 100 images (several minutes to train)
 instead of the tiny one. Settings and data go to temporary folders; the MTD dataset is read in place.
 """
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 MTD = REPO.parent / "shared" / "datasets" / "mtd"
 SIZE = (1024, 768)
+DIALOG = (900, 640)  # the dialogs at the size they open with on such a panel
 
 
 def wait(app, condition, timeout: float = 300.0) -> None:
@@ -97,6 +99,28 @@ def main() -> int:
     shoot(app, window, out / "train_running.png")
     wait(app, lambda: not page.is_training(), timeout=1800.0)  # the Fast preset: minutes on a busy 2-core PC
     shoot(app, window, out / "train_finished.png")
+    page.assistant_dialog.resize(*DIALOG)
+    page.assistant_dialog.show()
+    shoot(app, page.assistant_dialog, out / "threshold_assistant.png")
+    page.assistant_dialog.close()
+    page.activate_new()
+    wait(app, lambda: state.predictor is not None and state.predictor.version == page.last_version)
+
+    # ---- the inspection mask editor, then a top-up with 6 new good samples -----------------------------
+    from core.roi import RoiShape
+
+    dialog = page.open_mask_editor()
+    dialog.resize(*DIALOG)
+    dialog.canvas.add_shape(RoiShape("rect", ((0.04, 0.04), (0.96, 0.96))))
+    dialog.canvas.add_shape(RoiShape("polygon", ((0.62, 0.08), (0.9, 0.08), (0.9, 0.3)), include=False))
+    shoot(app, dialog, out / "mask_editor.png")
+    dialog.reject()
+    recipe.import_samples(goods[14:20])
+    page.gallery.reload()
+    wait(app, lambda: page.gallery.counts()[1] == 20)
+    page.topup_button.click()
+    wait(app, lambda: not page.is_training(), timeout=1800.0)
+    shoot(app, window, out / "train_topup.png")
     page.activate_new()
     wait(app, lambda: state.predictor is not None and state.predictor.version == page.last_version)
     if args.fast_model:  # a model as an operator would run it: the fast preset on 100 good tiles

@@ -25,9 +25,9 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from core.model.density import FeatureDensity, mahalanobis_sq, shrunk_precision, spread
+from core.model.stage import Stage
 
 
 def gaussian_kernel1d(sigma: float) -> torch.Tensor:
@@ -47,12 +47,12 @@ def separable_blur(m: torch.Tensor, row: torch.Tensor, column: torch.Tensor) -> 
     return m
 
 
-class PositionBaseline(nn.Module):
+class PositionBaseline(Stage):
     """Mean and spread of each scale's discrepancy at each grid position on good images (buffers, saved with the
-    weights). Until :meth:`fit` is called it is the identity."""
+    post-processor). Until :meth:`fit` is called it is the identity."""
 
-    def __init__(self, scales: int, grid: int) -> None:
-        super().__init__()
+    def __init__(self, scales: int, grid: int, settings: dict | None = None) -> None:
+        super().__init__(settings)
         self.register_buffer("mean", torch.zeros(scales, grid, grid))
         self.register_buffer("std", torch.ones(scales, grid, grid))
 
@@ -86,7 +86,7 @@ def cosine_distances(residuals: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack([e.pow(2).sum(1) / 2 for e in residuals], 1)
 
 
-class ResidualWhitening(nn.Module):
+class ResidualWhitening(Stage):
     """Mean and shrunk precision (inverse covariance) of each scale's unit residual on good images (buffers,
     saved with the weights). Fitted: the discrepancy is the squared Mahalanobis length divided by the channel
     count (at most about 1 on good images; less where shrinkage dominates). Not fitted: half the squared length,
@@ -94,9 +94,10 @@ class ResidualWhitening(nn.Module):
 
     #: covariance shrinkage towards its mean variance; 0.003 to 0.3 scored alike on MTD, 3 approaches the cosine
     shrinkage = 0.03
+    setting_names = ("shrinkage",)
 
-    def __init__(self, channels: Sequence[int]) -> None:
-        super().__init__()
+    def __init__(self, channels: Sequence[int], settings: dict | None = None) -> None:
+        super().__init__(settings)
         self.register_buffer("fitted", torch.zeros(()))
         for i, c in enumerate(channels):
             self.register_buffer(f"mean{i}", torch.zeros(c))
@@ -129,7 +130,7 @@ class ResidualWhitening(nn.Module):
         return torch.stack(out, 1)
 
 
-class MapTerm(nn.Module):
+class MapTerm(Stage):
     """A term fitted on good parts and added to the anomaly map, not to the score: a subclass's raw per-position
     value (:meth:`raw`) as a z-score over good images held out from its fit, scaled to the spread of the map's
     pixels on good images and weighted. Until a fit ends with :meth:`_set_scale` it adds nothing."""
@@ -138,9 +139,10 @@ class MapTerm(nn.Module):
     default_weight = 1.0
     #: what the term is called in errors
     label = "map term"
+    setting_names = ("default_weight",)
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__(settings)
         self.register_buffer("fitted", torch.zeros(()))
         # map term = norm[3] * norm[2] * (raw - norm[0]) / norm[1]
         self.register_buffer("norm", torch.tensor([0.0, 1.0, 1.0, 0.0]))
@@ -179,17 +181,22 @@ class MapTerm(nn.Module):
         self.fitted.fill_(1.0)
 
 
-class AnomalyMapGenerator(nn.Module):
+class AnomalyMapGenerator(Stage):
     """Reconstructed and target features -> (B, 1, H, W) map and (B,) score."""
 
+    #: the Gaussian's sigma (pixels of the input) the map is smoothed with
+    sigma = 4.0
+    #: the share of the map's highest values whose mean is the score
+    top_k = 0.01
+    #: the score less the map's median
+    relative = True
     #: the stride of the map that is smoothed and scored, before its upsampling to the input size
     work_stride = 4
+    setting_names = ("sigma", "top_k", "relative", "work_stride")
 
-    def __init__(self, sigma: float = 4.0, top_k: float = 0.01, relative: bool = True) -> None:
-        super().__init__()
-        self.top_k = top_k
-        self.relative = relative
-        self.register_buffer("kernel", gaussian_kernel1d(sigma / self.work_stride), persistent=False)
+    def __init__(self, settings: dict | None = None, **overrides) -> None:
+        super().__init__({**(settings or {}), **overrides})
+        self.register_buffer("kernel", gaussian_kernel1d(self.sigma / self.work_stride), persistent=False)
 
     def discrepancy(
         self,

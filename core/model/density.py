@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.model.stage import Stage
+
 
 def shrunk_precision(z: torch.Tensor, shrinkage: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and inverse covariance of the rows of ``z`` (N, C), the covariance shrunk towards
@@ -138,7 +140,7 @@ class Mixture:
         return float(-log_density.mean()) / z.shape[-1]
 
 
-class FeatureDensity(nn.Module):
+class FeatureDensity(Stage):
     """A mixture of Gaussians of good parts' local feature descriptors (buffers, saved with the weights)."""
 
     #: covariance shrinkage towards the mean variance (0.003 to 0.03 scored alike on MTD)
@@ -149,9 +151,10 @@ class FeatureDensity(nn.Module):
     max_components = 32
     #: the share of the good images held out to choose the number of components and set the z-score
     holdout = 0.2
+    setting_names = ("shrinkage", "window", "max_components", "holdout")
 
-    def __init__(self, channels: Sequence[int]) -> None:
-        super().__init__()
+    def __init__(self, channels: Sequence[int], settings: dict | None = None) -> None:
+        super().__init__(settings)
         c = channels[-1]
         self.register_buffer("fitted", torch.zeros(()))
         self.register_buffer("means", torch.zeros(1, c))

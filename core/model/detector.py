@@ -17,15 +17,10 @@ scored no better and cost a second encoder pass per image.
 
 A defect is in the target (the enhancement and the encoder keep it) but not in the reconstruction (each
 position is predicted from its surroundings by a network that only learnt good parts), so it lights up in the
-map. With a dark input (``PAIRED``, ``LOWLIGHT``) the residual is measured after whitening with its covariance
-on good dark images (:class:`~core.model.anomaly_map.ResidualWhitening`); with ``WELLLIT`` it is the cosine
-distance. Once fitted, the mode's region contrast (:class:`~core.model.region_contrast.RegionContrast`) adds to
-the map where a region of the target differs from the rest of the same part, and its foreign-region head
-(:class:`~core.model.foreign_region.ForeignRegion`) where a region looks swapped in from another part. The image
-score is the map's before those two; once the mode's image density is fitted
-(:class:`~core.model.image_density.ImageDensity`), scaled by how far the texture of the whole target
-(the correlations of its feature channels) is from good parts'. Last, the mode's image gate
-(:class:`~core.model.image_gate.ImageGate`) scales each map by how far its image score is from good parts'.
+map. How the discrepancy becomes a map and an image score in each mode is the post-processor's scoring
+(:class:`~core.postprocess.scoring.ModeScoring`: whitening for a dark input, position baseline, densities, map
+terms, image gate), which the detector runs after the network; without it (``mode=None``) the map is the plain
+cosine distance.
 """
 
 from __future__ import annotations
@@ -64,89 +59,36 @@ class _NetPass(nn.Module):
         return tuple(out.reconstruction), out.illumination
 
 
-def mode_map(
-    net: LowLightAnomalyNet,
-    maps: AnomalyMapGenerator,
-    mode: InputMode,
-    recon,
-    targets_on_grid,
-    target_feats,
-    captured: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(map, image score) of one input mode: the discrepancy with the mode's whitening, position baseline and
-    feature density, its noise floor, region contrast and foreign-region head, its image density in the score and
-    its image gate on the map. ``captured``: the images as captured (:func:`core.preprocess.captured_images`),
-    whose size the map takes."""
-    key = InputMode(mode).value
-    baseline, whitening, density = net.baselines[key], net.whitening[key], net.densities[key]
-    amap, score = maps(recon, targets_on_grid, captured.shape[-2:], baseline, whitening, density)
-    amap = net.region_contrasts[key].add_to(net.floors[key](amap), target_feats[-1])
-    amap = net.foreign_regions[key].add_to(amap, target_feats, captured)
-    image_density = net.image_densities[key]
-    if image_density.is_fitted:
-        score = image_density.combine(score, image_density.summaries(target_feats))
-    return net.gates[key](amap, score), score
-
-
-def mode_modules(net: LowLightAnomalyNet, maps: AnomalyMapGenerator, mode: InputMode) -> list[nn.Module]:
-    """What :func:`mode_map` reads in ``mode``: the map generator and the mode's fitted terms."""
-    key = InputMode(mode).value
-    terms = (
-        net.baselines,
-        net.whitening,
-        net.densities,
-        net.floors,
-        net.image_densities,
-        net.region_contrasts,
-        net.foreign_regions,
-        net.gates,
-    )
-    return [maps, *(t[key] for t in terms)]
-
-
-class _MapPass(nn.Module):
-    """What is traced of one mode's map (:func:`mode_map`): tuples of features and the images as captured in,
-    the map and the image score out."""
-
-    def __init__(self, net: LowLightAnomalyNet, maps: AnomalyMapGenerator, mode: InputMode) -> None:
-        super().__init__()
-        self.net, self.maps, self.mode = net, maps, mode
-
-    def forward(self, recon, targets_on_grid, target_feats, captured: torch.Tensor):
-        return mode_map(self.net, self.maps, self.mode, recon, targets_on_grid, target_feats, captured)
-
-
 class AnomalyDetector(nn.Module):
-    """Encoder, network and map generator wired for inference."""
+    """Encoder, network and the post-processor's scoring (``scoring``: a :class:`~core.postprocess.ModeScoring` per
+    input mode) wired for inference."""
 
     #: no-gradient passes of the network on the CPU run a traced, frozen graph (:mod:`core.graphs`), one per
     #: image size and version of the weights: fewer calls through Python at a batch of one, the same scores to
     #: float rounding
     use_graphs: bool = True
-    #: with :attr:`use_graphs`, each mode's map (:func:`mode_map`: some hundred small operations after the network)
+    #: with :attr:`use_graphs`, each mode's scoring (some hundred small operations after the network)
     #: runs as a traced graph too, one per batch shape and version of the mode's terms, the maps and scores the
     #: same to the digit. Off by default: calibration fits the terms one by one between passes, and a trace at
     #: each would cost more than it saves; a :class:`~core.predictor.Predictor`, whose model no longer changes,
     #: turns it on
     map_graphs: bool = False
 
-    def __init__(self, encoder: FeatureEncoder, net: LowLightAnomalyNet, sigma: float = 4.0, top_k: float = 0.01):
+    def __init__(self, encoder: FeatureEncoder, net: LowLightAnomalyNet, scoring: nn.ModuleDict | None = None):
         super().__init__()
         self.encoder = encoder
         self.net = net
-        self.maps = AnomalyMapGenerator(sigma=sigma, top_k=top_k)
+        self.scoring = scoring
+        self.maps = AnomalyMapGenerator()  # the plain cosine map of ``mode=None``
         traced = nn.ModuleList([net.lfe, net.illumination, net.ife, net.aff, net.decoder])  # what _NetPass runs
         self._net_graphs = GraphCache(
             lambda: _NetPass(self.net), any_batch=True, version=lambda: weights_version(traced), max_graphs=4
         )
         # keyed by the batch too: the foreign-region head's mirror images are split by the batch size
-        self._map_graphs = {m: self._map_cache(m) for m in InputMode}
+        self._map_graphs = {m: self._map_cache(m.value) for m in InputMode}
 
-    def _map_cache(self, mode: InputMode) -> GraphCache:
-        modules = mode_modules(self.net, self.maps, mode)
-        return GraphCache(
-            lambda: _MapPass(self.net, self.maps, mode), version=lambda: tensors_state(*modules), max_graphs=4
-        )
+    def _map_cache(self, key: str) -> GraphCache:
+        return GraphCache(lambda: self.scoring[key], version=lambda: tensors_state(self.scoring[key]), max_graphs=4)
 
     def _run_net(self, feats: list[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """(reconstruction, illumination map). A network in training mode (batch statistics) runs eagerly."""
@@ -190,8 +132,8 @@ class AnomalyDetector(nn.Module):
         """(B, 3, S, S) RGB in [0, 1]: ``inputs`` as the encoder sees them, ``targets`` the well-lit views
         (``None``: the input is its own target), ``light`` the images as captured, for the illumination map
         (``None``: the inputs). See :class:`core.preprocess.ModeImages`. ``mode`` picks the whitening, the
-        position baseline and the feature density the discrepancy is measured with (``None``: raw cosine
-        distance)."""
+        position baseline and the feature density the discrepancy is measured with, and so on: the mode's scoring
+        (``None``: raw cosine distance)."""
         recon, targets_on_grid, illumination, target_feats = self._reconstruct(inputs, targets, light)
         if mode is None:
             amap, score = self.maps(recon, targets_on_grid, inputs.shape[-2:])
@@ -200,10 +142,12 @@ class AnomalyDetector(nn.Module):
         return DetectorOutput(amap, score, illumination)
 
     def _mode_map(self, mode: InputMode, recon, targets_on_grid, target_feats, inputs, light):
-        """:func:`mode_map`, as a traced graph where :attr:`map_graphs` allows one."""
+        """The mode's scoring, as a traced graph where :attr:`map_graphs` allows one."""
+        if self.scoring is None:
+            raise ValueError("this detector has no post-processor scoring: only mode=None maps")
         captured = captured_images(inputs, light)
         if self.use_graphs and self.map_graphs and not self.net.training:
             out = self._map_graphs[mode](tuple(recon), tuple(targets_on_grid), tuple(target_feats), captured)
             if out is not None:
                 return out
-        return mode_map(self.net, self.maps, mode, recon, targets_on_grid, target_feats, captured)
+        return self.scoring[mode.value](recon, targets_on_grid, target_feats, captured)

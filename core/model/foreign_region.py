@@ -11,14 +11,15 @@ at a real seam is not a mix of two parts' features.
 
 The inputs, on the stride-16 grid, are the encoder's target features projected on a few principal directions, each
 with its difference from the image's median and its deviation from its mean at the same place over good parts (in
-units of its spread there); the deviation says which side of a seam is the part's usual finish at that place. In
-low light the head also takes each cell's local light level (:func:`local_light_level`), which the enhancement of
-a dark image divides out; well-lit features still see it, so only the low-light head takes it
-(:data:`core.training.LIGHT_LEVEL_MODES`). Three 3 x 3 convolutions of dilations 1, 2 and 4 (about the whole part at
-256 pixels) and a 1 x 1 one give a logit per cell, trained with per-position binary cross-entropy against the
-composite's mask, untouched good parts counting as all-negative. At inspection the logit is averaged over the input
-and its three mirror images, so it depends less on the head's random start. As a z-score over held-out good images
-it is added to the map, scaled to the map's spread on good images; the image score is unchanged.
+units of its spread there); the deviation says which side of a seam is the part's usual finish at that place. In low
+light the head also takes each cell's local light level (:func:`local_light_level`), which the enhancement of a dark
+image divides out; well-lit features still see it, so only the low-light head takes it
+(:data:`core.postprocess.fitting.LIGHT_LEVEL_MODES`). Three 3 x 3 convolutions of dilations 1, 2 and 4 (about the
+whole part at 256 pixels) and a 1 x 1 one give a logit per cell, trained with per-position binary cross-entropy
+against the composite's mask, untouched good parts counting as all-negative. At inspection the logit is averaged
+over the input and its three mirror images, so it depends less on the head's random start. As a z-score over
+held-out good images it is added to the map, scaled to the map's spread on good images; the image score is
+unchanged.
 
 Some 74 k weights per mode plus two projections and each place's mean and spread of them; nothing is stored per good
 image. Until fitted it adds nothing, so models saved before it keep their maps.
@@ -58,17 +59,17 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return separable_blur(x, trimmed(x.shape[3]), trimmed(x.shape[2]))
 
 
-def local_light_level(image: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+def local_light_level(image: torch.Tensor, grid: Sequence[int], blurs: Sequence[float] = LIGHT_BLURS) -> torch.Tensor:
     """(B, 1, h, w) how much brighter (positive) or darker each cell of ``grid`` is than the light around it:
     the log of the brightest channel's linear light blurred over 8 % of the image's size, less its log blurred
-    over 30 % (:data:`LIGHT_BLURS`), averaged over the cell. ``image``: (B, 3, H, W) in [0, 1], as captured.
+    over 30 % (``blurs``, :data:`LIGHT_BLURS`), averaged over the cell. ``image``: (B, 3, H, W) in [0, 1], as captured.
     The enhancement divides the first blur out of a dark image, and with it a band's or a break's own level; the
     second follows the smooth light field, which the ratio cancels. Worked out at a quarter of the image's size."""
     srgb = image.float().amax(1, keepdim=True).clamp(0, 1)
     linear = torch.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
     small = F.avg_pool2d(linear, 4) if min(image.shape[-2:]) >= 16 else linear
     size = int(max(small.shape[-2:]))  # a number, not a traced size: the blurs' kernels are made from it
-    narrow, wide = (_blur(small, share * size).clamp_min(1e-4).log() for share in LIGHT_BLURS)
+    narrow, wide = (_blur(small, share * size).clamp_min(1e-4).log() for share in blurs)
     return F.adaptive_avg_pool2d(narrow - wide, tuple(grid))
 
 
@@ -92,9 +93,24 @@ class ForeignRegion(MapTerm):
     holdout = 0.2
     #: the fewest good images it is fitted with (three to train on, one held out)
     min_images = 4
+    #: the blurs whose log ratio is the local light level (:func:`local_light_level`)
+    light_blurs = LIGHT_BLURS
+    setting_names = (
+        "default_weight",
+        "coarse_rank",
+        "fine_rank",
+        "width",
+        "epochs",
+        "batch_size",
+        "lr",
+        "position_floor",
+        "holdout",
+        "min_images",
+        "light_blurs",
+    )
 
-    def __init__(self, channels: Sequence[int]) -> None:
-        super().__init__()
+    def __init__(self, channels: Sequence[int], settings: dict | None = None) -> None:
+        super().__init__(settings)
         fine, coarse = min(self.fine_rank, channels[-2]), min(self.coarse_rank, channels[-1])
         width = self.width
         self.head = nn.Sequential(
@@ -181,7 +197,7 @@ class ForeignRegion(MapTerm):
         if self.takes_light:
             if light is None:
                 raise ValueError(f"this {self.label} also takes the image as captured")
-            level = local_light_level(light, feats[-1].shape[-2:])
+            level = local_light_level(light, feats[-1].shape[-2:], self.light_blurs)
         return self._logit(self.head_input(self.inputs(feats, level)))
 
     def _logit(self, x: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,6 @@ import math
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from core.model.density import (
     held_out_count,
@@ -51,6 +50,7 @@ from core.model.density import (
     size_buffers_as_saved,
     spread,
 )
+from core.model.stage import Stage
 
 #: principal directions of the channels whose correlations describe an image
 RANK = 48
@@ -128,7 +128,7 @@ def _unpack(packed: torch.Tensor) -> torch.Tensor:
     return m + m.T - torch.diag(m.diagonal())
 
 
-class ImageDensity(nn.Module):
+class ImageDensity(Stage):
     """A Gaussian of good images' :func:`texture_descriptor` and how much its distance weighs in the image score."""
 
     #: covariance shrinkage towards the mean variance (0.03 and 0.1 scored alike on MTD)
@@ -144,9 +144,23 @@ class ImageDensity(nn.Module):
     #: the fit also sees each good image as taken with these exposures (relative): a part is not defective for
     #: being lit more or less brightly than the training images were
     exposure_gains = (1.4, 0.7)
+    #: principal directions of the channels whose correlations describe an image
+    rank = RANK
+    #: the most the image term multiplies the map's score by (:data:`MAX_FACTOR`)
+    max_factor = MAX_FACTOR
+    setting_names = (
+        "shrinkage",
+        "holdout",
+        "max_weight",
+        "min_fit_images",
+        "full_fit_images",
+        "exposure_gains",
+        "rank",
+        "max_factor",
+    )
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__(settings)
         self.register_buffer("fitted", torch.zeros(()))
         # empty until fitted (a mode that is never calibrated costs nothing on disk); sized on fit and on load
         self.register_buffer("projection", torch.zeros(0, 0))
@@ -165,15 +179,14 @@ class ImageDensity(nn.Module):
         return float(self.norm[3])
 
     @classmethod
-    def _held_out(cls, n: int) -> int:
-        return held_out_count(n, cls.holdout)
-
-    @classmethod
     def weight_for(cls, images: int) -> float:
-        """The weight of a density fitted on ``images`` good images (a share of them held out)."""
-        fitted = images - cls._held_out(images)
-        ramp = (fitted - cls.min_fit_images) / (cls.full_fit_images - cls.min_fit_images)
-        return cls.max_weight * min(1.0, max(0.0, ramp))
+        """The weight of a density with the default settings fitted on ``images`` good images (a share of them
+        held out); :meth:`fitted_weight` with this one's."""
+        return _weight(cls, images)
+
+    def fitted_weight(self, images: int) -> float:
+        """The weight of this density (its own settings) fitted on ``images`` good images."""
+        return _weight(self, images)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         size_buffers_as_saved(self, state_dict, prefix, ("projection", "mean", "packed_precision"))
@@ -201,7 +214,7 @@ class ImageDensity(nn.Module):
         summaries of the same N images otherwise taken (row i of each is image i; see :attr:`exposure_gains`),
         fitted on beside the images they vary, never held out."""
         n = len(summaries)
-        held = self._held_out(n)
+        held = held_out_count(n, self.holdout)
         if n - held < 2 or len(map_scores) < 2:
             raise ValueError("an image density needs at least three good images and two map scores")
         if any(len(v) != n for v in variants):
@@ -209,19 +222,26 @@ class ImageDensity(nn.Module):
         fit_index, held_index = held_out_split(n, self.holdout, torch.Generator().manual_seed(seed))
         fit_rows = torch.cat([summaries[fit_index], *(v[fit_index] for v in variants)])
         held_out = summaries[held_index]
-        self.projection = principal_directions(fit_rows, RANK)
+        self.projection = principal_directions(fit_rows, self.rank)
         mean, precision = shrunk_precision(texture_descriptor(fit_rows, self.projection), self.shrinkage)
         self.mean, self.packed_precision = mean, _pack(precision)
         self.precision = _unpack(self.packed_precision)
         d = mahalanobis_sq(texture_descriptor(held_out, self.projection), mean, self.precision).clamp_min(0).sqrt()
         log_scores = torch.as_tensor(map_scores, dtype=torch.float32).clamp_min(_TINY).log()
-        self.norm.copy_(torch.tensor([spread(log_scores), float(d.mean()), spread(d), self.weight_for(n)]))
+        self.norm.copy_(torch.tensor([spread(log_scores), float(d.mean()), spread(d), self.fitted_weight(n)]))
         self.fitted.fill_(1.0)
 
     def combine(self, map_score: torch.Tensor, summaries: torch.Tensor) -> torch.Tensor:
         """(B,) the map's scores -> the image scores with the image term (unchanged until fitted, or weight 0)."""
         if not self.is_fitted or self.weight == 0:
             return map_score
-        cap = math.log(MAX_FACTOR)
+        cap = math.log(self.max_factor)
         log_factor = cap * torch.tanh(self.norm[3] * self.norm[0] * self.distance(summaries) / cap)
         return map_score.clamp_min(_TINY) * torch.exp(log_factor)
+
+
+def _weight(density, images: int) -> float:
+    """The image term's weight for ``images`` good images under ``density``'s settings (a class or an instance)."""
+    fitted = images - held_out_count(images, density.holdout)
+    ramp = (fitted - density.min_fit_images) / (density.full_fit_images - density.min_fit_images)
+    return density.max_weight * min(1.0, max(0.0, ramp))

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from core.calibration import log_median_spread
+from core.model.stage import Stage
 
 _TINY = 1e-9
 
 
-class ImageGate(nn.Module):
+class ImageGate(Stage):
     """``map * exp(weight * clamp(z, -z_floor, z_cap))``, ``z`` the image's log-score z-score over good images."""
 
     #: how much one unit of z moves the map's log, with the image density at its full weight
@@ -39,9 +39,10 @@ class ImageGate(nn.Module):
     #: z is clamped at these many spreads below and above good images' median
     z_floor = 3.0
     z_cap = 2.5
+    setting_names = ("max_weight", "z_floor", "z_cap")
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__(settings)
         self.register_buffer("fitted", torch.zeros(()))
         self.register_buffer("center", torch.zeros(()))
         self.register_buffer("spread", torch.ones(()))

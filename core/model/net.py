@@ -8,15 +8,8 @@ Data flow for one image, per encoder scale *i*::
     a_i, b_i --AFF--> g_i                        (channel x spatial attention)
     g_1..g_n --context decoder (blind spot)--> r_1..r_n   (reconstructed well-lit features, stride-8 grid)
 
-It also carries, per input mode, the :class:`~core.model.anomaly_map.ResidualWhitening` and the
-:class:`~core.model.anomaly_map.PositionBaseline` of its discrepancy on good images, the
-:class:`~core.model.density.FeatureDensity` of good parts' local features, the
-:class:`~core.model.noise_floor.NoiseFloor` below which their map is noise, the
-:class:`~core.model.image_density.ImageDensity` of their whole-image statistics and the
-:class:`~core.model.region_contrast.RegionContrast` of each region against the rest of its part (buffers measured
-at calibration, saved with the weights), the :class:`~core.model.foreign_region.ForeignRegion` head trained at
-calibration to outline a region swapped in from another part, and the :class:`~core.model.image_gate.ImageGate`
-that scales each image's map by how its image score compares with good parts'.
+What is fitted on good parts after training to score its output (whitening, densities, map terms, gate) is not
+part of it: that is the post-processor's (:mod:`core.postprocess`).
 
 ``forward`` always returns the same :class:`NetOutput`, in training and in evaluation.
 What the reconstructions are compared with depends on the input mode (see :mod:`core.model.detector`).
@@ -31,17 +24,9 @@ import torch
 from torch import nn
 
 from core.model.aff import AdaptiveFeatureFusion
-from core.model.anomaly_map import PositionBaseline, ResidualWhitening
 from core.model.decoder import ContextReconstructionDecoder, align_to_grid
-from core.model.density import FeatureDensity
-from core.model.foreign_region import ForeignRegion
 from core.model.ife import IlluminationEstimator, IlluminationModulation
-from core.model.image_density import ImageDensity
-from core.model.image_gate import ImageGate
 from core.model.lfe import LowPassFeatureEnhancement
-from core.model.noise_floor import NoiseFloor
-from core.model.region_contrast import RegionContrast
-from core.types import InputMode
 
 
 @dataclass
@@ -96,15 +81,11 @@ class LowLightAnomalyNet(nn.Module):
         self.ife = nn.ModuleList(IlluminationModulation(c) for c in config.channels)
         self.aff = nn.ModuleList(AdaptiveFeatureFusion(c) for c in config.channels)
         self.decoder = ContextReconstructionDecoder(config.channels, config.reduce, config.hidden, config.code)
-        grid = config.image_size // config.grid_stride
-        self.whitening = nn.ModuleDict({m.value: ResidualWhitening(config.channels) for m in InputMode})
-        self.baselines = nn.ModuleDict({m.value: PositionBaseline(len(config.channels), grid) for m in InputMode})
-        self.densities = nn.ModuleDict({m.value: FeatureDensity(config.channels) for m in InputMode})
-        self.floors = nn.ModuleDict({m.value: NoiseFloor() for m in InputMode})
-        self.image_densities = nn.ModuleDict({m.value: ImageDensity() for m in InputMode})
-        self.region_contrasts = nn.ModuleDict({m.value: RegionContrast() for m in InputMode})
-        self.foreign_regions = nn.ModuleDict({m.value: ForeignRegion(config.channels) for m in InputMode})
-        self.gates = nn.ModuleDict({m.value: ImageGate() for m in InputMode})
+
+    @property
+    def map_grid(self) -> int:
+        """Cells along each side of the reconstruction's grid at the configured image size."""
+        return self.config.image_size // self.config.grid_stride
 
     def fuse(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Enhanced and fused features per scale, and the illumination map."""
@@ -130,7 +111,7 @@ class LowLightAnomalyNet(nn.Module):
 
 
 TRAINED_PARTS = ("lfe.", "illumination.", "ife.", "aff.", "decoder.")
-"""The network parts the training steps learn; everything else is fitted by calibration afresh."""
+"""The network parts the training steps learn (all of it: what calibration fits is the post-processor's)."""
 
 
 def trainable_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -17,21 +17,22 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from core.model.density import spread
+from core.model.stage import Stage
 
 
-class NoiseFloor(nn.Module):
+class NoiseFloor(Stage):
     """``knee * softplus((map - level) / knee)`` with ``level`` and ``knee`` from good images' map pixels."""
 
     #: the share of good pixels the floor lies above
     quantile = 0.75
     #: the knee's width, in units of the good pixels' spread
     softness = 0.25
+    setting_names = ("quantile", "softness")
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__(settings)
         self.register_buffer("fitted", torch.zeros(()))
         self.register_buffer("level", torch.zeros(()))
         self.register_buffer("knee", torch.ones(()))

@@ -42,9 +42,12 @@ class RegionContrast(MapTerm):
     shrinkage = 0.01
     #: the share of the good images held out to set the z-score
     holdout = 0.2
+    #: principal directions of the coarsest features a region is described by
+    rank = RANK
+    setting_names = ("default_weight", "window", "shrinkage", "holdout", "rank")
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__(settings)
         # empty until fitted; sized on fit and on load
         self.register_buffer("projection", torch.zeros(0, 0))  # (C, k)
         self.register_buffer("centre", torch.zeros(0))  # (C,)
@@ -84,7 +87,7 @@ class RegionContrast(MapTerm):
         if len(fit_index) < 2:
             raise ValueError("a region contrast needs at least three good images")
         fit_rows = features[fit_index].float()
-        projection, centre = principal_basis(fit_rows, RANK)
+        projection, centre = principal_basis(fit_rows, self.rank)
         contrast = torch.cat([self.contrast(chunk, projection, centre) for chunk in fit_rows.split(64)])
         position_mean = contrast.mean(0)
         mean, precision = shrunk_precision((contrast - position_mean).permute(0, 2, 3, 1).flatten(0, 2), self.shrinkage)

@@ -1,5 +1,8 @@
-"""The Inspect page: the operator's workstation. It lays out the widgets and wires them to the state and to
-the two workers (acquisition -> one-slot mailbox -> inference); no model call and no image reading here.
+"""The Inspect page: the operator's workstation. It wires the widgets of
+:class:`~llad_gui.pages.inspect_layout.InspectLayout` to the state and to the running inspection
+(:class:`~llad_gui.pages.inspect_run.InspectionRun`: acquisition -> one-slot mailbox -> inference); no model call,
+no image reading and no layout here, and what it remembers of the results is a Qt-free
+:class:`~core.result_history.ResultHistory`.
 
 Threshold changes re-decide the current result, the recent table and the trend from cached scores
 (:meth:`InspectionResult.with_thresholds`); the model does not run again.
@@ -8,32 +11,22 @@ Threshold changes re-decide the current result, the recent table and the trend f
 from __future__ import annotations
 
 import time
-from collections import OrderedDict, deque
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QGroupBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.data.io import is_image_file
 from core.imagestore import save_snapshot
+from core.result_history import RateMeter, ResultHistory
 from core.sources import SourceStatus, StatusKind
-from core.types import InputMode, InspectionResult, Thresholds, Verdict, decide
+from core.types import InputMode, InspectionResult, Thresholds, Verdict
+from llad_gui.pages.inspect_layout import InspectLayout
 from llad_gui.pages.inspect_run import InspectionRun
-from llad_gui.widgets.first_start import FirstStartGuide, missing_model_text
-from llad_gui.widgets.recent_results import HistoryEntry, RecentResults
-from llad_gui.widgets.result_view import ResultView, ViewMode
-from llad_gui.widgets.score_histogram import ScoreHistogram
-from llad_gui.widgets.score_trend import ScoreTrend
-from llad_gui.widgets.source_bar import SourceBar
-from llad_gui.widgets.status_banner import StatusBanner
-from llad_gui.widgets.threshold_panel import ThresholdPanel
-from llad_gui.widgets.verdict_panel import VerdictPanel
-from llad_gui.widgets.view_controls import ViewControls
+from llad_gui.widgets.first_start import missing_model_text
+from llad_gui.widgets.result_view import ViewMode
 from llad_gui.workers.acquisition import CAMERA_KINDS, SourceSpec
-
-HISTORY = 200  # scores kept for the trend and re-deciding
-KEEP_FULL = 30  # results kept with their images (to show again from the table)
 
 
 class InspectPage(QWidget):
@@ -52,11 +45,9 @@ class InspectPage(QWidget):
         super().__init__(parent)
         self.state = state
         self.settings = state.settings
-        self.history: deque[HistoryEntry] = deque(maxlen=HISTORY)
-        self.full: OrderedDict[int, InspectionResult] = OrderedDict()
+        self.history = ResultHistory()  # the latest scores and verdicts, and the last few results whole
+        self.rate = RateMeter()
         self.current: InspectionResult | None = None
-        self._key = 0
-        self._times: deque[float] = deque(maxlen=30)
         self._histogram_mode = None  # the mode whose calibration scores the histogram shows
         self.run = InspectionRun(state, self)
         self._build()
@@ -66,67 +57,12 @@ class InspectPage(QWidget):
 
     # ---- layout -------------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.guide = FirstStartGuide()
-        self.source_bar = SourceBar()
+        self.stack = InspectLayout()
+        for name in ("guide", "source_bar", "banner", "view_controls", "view", "recent", "verdict", "thresholds"):
+            setattr(self, name, getattr(self.stack, name))
+        self.histogram, self.trend, self.workspace = self.stack.histogram, self.stack.trend, self.stack.workspace
+        self.side_panel, self.splitters = self.stack.side_panel, self.stack.splitters
         self.source_bar.recipe_provider = self.state.recipe  # camera settings are kept with the category
-        self.banner = StatusBanner()
-        self.view_controls = ViewControls()
-        self.view = ResultView()
-        self.recent = RecentResults()
-        self.verdict = VerdictPanel()
-        self.thresholds = ThresholdPanel()
-        self.histogram = ScoreHistogram()
-        self.trend = ScoreTrend()
-
-        # three splitters, their proportions remembered; none lets a part collapse, so an error text in the view
-        # or a long table never takes the image's place
-        below = QSplitter(Qt.Orientation.Horizontal)
-        below.addWidget(self.recent)
-        below.addWidget(self.trend)
-        below.addWidget(self.histogram)  # here, not under the verdict: the side panel fits a 768-pixel panel
-        below.setSizes([340, 180, 300])
-        top = QWidget()
-        tv = QVBoxLayout(top)
-        tv.setContentsMargins(0, 0, 0, 0)
-        tv.addWidget(self.view_controls)
-        tv.addWidget(self.view, 1)
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(top)
-        left.addWidget(below)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 1)
-        left.setSizes([400, 190])
-        self.recent.setMinimumHeight(90)
-        right = QWidget()
-        right.setMinimumWidth(300)
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addWidget(self.verdict)
-        box = QGroupBox("Thresholds")
-        QVBoxLayout(box).addWidget(self.thresholds)
-        rv.addWidget(box)
-        rv.addStretch(1)
-        self.side_panel = right
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([700, 320])
-        for s in (split, left, below):
-            s.setChildrenCollapsible(False)
-        self.splitters = {"inspect/split": split, "inspect/left": left, "inspect/below": below}
-
-        work = QWidget()
-        wv = QVBoxLayout(work)
-        wv.setContentsMargins(6, 6, 6, 6)
-        wv.addWidget(self.source_bar)
-        wv.addWidget(self.banner)
-        wv.addWidget(split, 1)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.guide)
-        self.stack.addWidget(work)
-        self.workspace = work
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
@@ -172,11 +108,7 @@ class InspectPage(QWidget):
         if spec is not None:
             self.source_bar.set_spec(spec)
         self.source_bar.lighting.set_mode(self.state.input_mode)
-        for key, splitter in self.splitters.items():
-            saved = st.value(key)
-            if saved is not None:
-                splitter.restoreState(saved)
-            splitter.splitterMoved.connect(lambda *_, k=key, sp=splitter: st.setValue(k, sp.saveState()))
+        self.stack.remember_proportions(st)
         self._thresholds_changed(self.state.thresholds)
         self._restoring = False
         self._view_options()
@@ -297,28 +229,17 @@ class InspectPage(QWidget):
         """A new result from the inference worker (on the GUI thread)."""
         if result.thresholds != self.state.thresholds and result.verdict is not Verdict.ERROR:
             result = result.with_thresholds(self.state.thresholds)
-        self._key += 1
-        frame = result.frame
-        ref = frame.ref if frame is not None and frame.ref else (frame.source if frame is not None else "")
-        when = frame.timestamp if frame is not None else time.time()
-        entry = HistoryEntry(self._key, when, ref, result.score, result.verdict, result.error, result.reason)
-        self.history.append(entry)
-        self.full[self._key] = result
-        while len(self.full) > KEEP_FULL:
-            self.full.popitem(last=False)
+        entry = self.history.add(result)
         self.show_result(result)
         self.verdict.count(result.verdict, result.score)
         self.recent.add(entry)
         self._update_trend()
         if result.verdict is not Verdict.ERROR and result.mode != self._histogram_mode:
             self._update_histogram()
-        now = time.monotonic()
-        self._times.append(now)
-        recent = [t for t in self._times if now - t <= 3.0]
-        fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+        fps = self.rate.tick()
         self.rateChanged.emit(fps, result.total_ms)
         if result.verdict is Verdict.ERROR and result.error:
-            self.state.message.emit(f"{Path(ref).name}: {result.error}")
+            self.state.message.emit(f"{Path(entry.ref).name}: {result.error}")
 
     def show_result(self, result: InspectionResult) -> None:
         self.current = result
@@ -326,16 +247,14 @@ class InspectPage(QWidget):
         self.verdict.show_result(result)
 
     def _show_entry(self, key: int) -> None:
-        result = self.full.get(key)
+        result = self.history.result(key)
         if result is None:
             self.state.message.emit("that image is no longer kept; only the latest ones can be shown again")
             return
         self.show_result(result.with_thresholds(self.state.thresholds) if np.isfinite(result.score) else result)
 
     def _update_trend(self) -> None:
-        t = self.state.thresholds
-        verdicts = [e.verdict if e.verdict is Verdict.ERROR else decide(t, e.score, e.reason) for e in self.history]
-        self.trend.set_history([e.score for e in self.history], verdicts)
+        self.trend.set_history(self.history.scores(), self.history.verdicts(self.state.thresholds))
 
     # ---- thresholds ---------------------------------------------------------------------------------
     def _thresholds_edited(self, t: Thresholds) -> None:
@@ -353,7 +272,7 @@ class InspectPage(QWidget):
         self.verdict.redecide(t)
         if self.current is not None and self.current.verdict is not Verdict.ERROR:
             self.show_result(self.current.with_thresholds(t))
-        self.recent.redecide({e.key: e for e in self.history}, t)
+        self.recent.redecide(self.history.by_key(), t)
         self._update_trend()
 
     # ---- view ---------------------------------------------------------------------------------------

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from core.result_history import HistoryEntry
 from core.types import Thresholds, Verdict, decide
 from llad_gui.widgets.verdict_panel import verdict_word
 
@@ -21,19 +21,6 @@ ROW_COLOURS = {
     Verdict.UNCERTAIN: "#ffe9b3",
     Verdict.ERROR: "#e0e0e0",
 }
-
-
-@dataclass
-class HistoryEntry:
-    """What the page remembers of one inspection without its images (enough to re-decide and list it)."""
-
-    key: int
-    when: float
-    ref: str
-    score: float
-    verdict: Verdict
-    error: str = ""
-    reason: str = ""  # why it is CHECK whatever its score (lighting outside the model's range)
 
 
 class RecentResults(QTableWidget):

@@ -4,12 +4,19 @@ decides what selecting or double-clicking a row does."""
 
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
 from core.errors import LladError
+from core.training_words import duration_text
 
 VERSION_COLUMNS = ("Version", "Status", "Created", "Samples", "Preset", "Loss", "Time", "Caught")
 VERSION_TIPS = (
@@ -23,14 +30,6 @@ VERSION_TIPS = (
     "Defects caught: the share of synthetic defects drawn on held-out good images caught at the calibrated threshold",
 )
 NUMERIC = (3, 5, 6, 7)
-
-
-def duration_text(seconds: float) -> str:
-    """``"42 s"`` or ``"3 min 05 s"``; a dash when unknown."""
-    if not math.isfinite(seconds):
-        return "–"
-    seconds = int(round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def version_cells(recipe, version: str, active: str | None) -> tuple[str, ...]:
@@ -97,3 +96,21 @@ class VersionsTable(QTableWidget):
     def selected_version(self) -> str | None:
         rows = self.selectionModel().selectedRows()
         return self.item(rows[0].row(), 0).text() if rows else None
+
+
+class VersionsBox(QGroupBox):
+    """ "4. Versions": the table and the button that activates the selected row's version."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("4. Versions", parent)
+        self.setToolTip("The active version is the one the Inspect page uses")
+        self.table = VersionsTable()
+        self.activate_button = QPushButton("Activate selected version")
+        self.activate_button.setToolTip("Make the selected version the one the Inspect page uses")
+        self.activate_button.setEnabled(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.activate_button, 0, Qt.AlignmentFlag.AlignRight)
+
+    def set_category(self, name: str) -> None:
+        self.setTitle(f"4. Versions “{name}”" if name else "4. Versions")

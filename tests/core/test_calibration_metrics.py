@@ -10,7 +10,6 @@ import pytest
 from core.calibration import (
     PIXEL_SAMPLE,
     ModeCalibration,
-    PostProcessor,
     best_f1_threshold,
     calibrate_mode,
     fit_noise_slope,
@@ -18,6 +17,7 @@ from core.calibration import (
 )
 from core.lighting import LightingRange, measure
 from core.metrics import aupro, auroc, confusion, f1_from_confusion
+from core.postprocess import PostProcessor
 from core.types import InputMode, Thresholds, Verdict
 
 

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="uses SIGKILL")
 PRELUDE = textwrap.dedent(
     """
     import sys, time
-    from core.calibration import ModeCalibration, PostProcessor
+    from core.calibration import ModeCalibration
+    from core.postprocess import PostProcessor
     from core.model.net import LowLightAnomalyNet
     from core.recipes import RecipeStore
     from core.training import TrainConfig, TrainedModel

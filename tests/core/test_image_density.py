@@ -172,14 +172,15 @@ def test_image_density_round_trips_fitted_and_unfitted():
 def test_the_good_images_a_category_needs_match_what_training_fits():
     """``image_density_needs`` (shown to the operator after training) is where the weight of a density fitted as
     training fits it changes: the calibration holds some images out, the density a fifth of the rest."""
-    from core.training import _calibration_holdout, image_density_needs, preset
+    from core.train_setup import calibration_holdout
+    from core.training import image_density_needs, preset
 
     cfg = preset("default")
     some, full = image_density_needs(cfg)
     assert 400 < some < full < 1000
 
     def weight(good_images: int) -> float:
-        return ImageDensity.weight_for(good_images - _calibration_holdout(good_images, cfg))
+        return ImageDensity.weight_for(good_images - calibration_holdout(good_images, cfg))
 
     assert weight(some - 1) == 0.0 < weight(some)
     assert weight(full - 1) < weight(full) == ImageDensity.max_weight

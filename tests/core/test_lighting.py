@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from core.data.lowlight import srgb8_to_linear, synthesize_lowlight
 from core.lighting import (
+    MONOCHROME,
     TOO_DARK,
     TOO_NOISY,
     FrameLighting,
@@ -104,6 +106,24 @@ def test_range_fits_the_calibration_views_and_names_the_reason():
     assert "1/25" in r.describe()
     with pytest.raises(ValueError):
         LightingRange.fit([])
+
+
+def test_a_model_calibrated_on_colour_sends_a_monochrome_frame_to_check():
+    rng = np.random.default_rng(3)
+    part = rng.integers(40, 200, (64, 64, 3), dtype=np.uint8)
+    grey = np.repeat(part[:, :, 1:2], 3, axis=2)
+    colour_views = [measure(part, 0.2), measure(part[::-1], 0.2)]
+    assert not any(v.monochrome for v in colour_views) and measure(grey, 0.2).monochrome
+    r = LightingRange.fit(colour_views, margin=1.25)
+    assert r.colour and "colour frames only" in r.describe()
+    assert r.reason(replace(measure(grey, 0.2), exposure=colour_views[0].exposure)) == MONOCHROME
+    assert r.reason(colour_views[1]) == ""
+    # a model calibrated on monochrome views (or on both) takes monochrome frames
+    assert not LightingRange.fit([*colour_views, measure(grey, 0.2)]).colour
+    saved = r.to_dict()
+    assert LightingRange.from_dict(saved) == r
+    del saved["colour"]  # saved before the check existed: a monochrome frame is not refused
+    assert LightingRange.from_dict(saved).colour is False
 
 
 @pytest.mark.dataset

@@ -126,7 +126,7 @@ def test_a_map_graph_follows_its_modes_terms_when_a_fit_replaces_them(trained, t
     model = copy.deepcopy(trained)  # the session's model stays as trained
     predictor = Predictor(model)
     before = predictor.predict(tile, InputMode.WELLLIT)
-    region = model.net.region_contrasts[InputMode.WELLLIT.value]
+    region = model.post.scoring[InputMode.WELLLIT.value].region_contrast
     region.position_mean = region.position_mean + 3 * torch.randn_like(region.position_mean)  # a new tensor
     after = predictor.predict(tile, InputMode.WELLLIT)
     predictor.detector.use_graphs = False
@@ -146,7 +146,7 @@ def test_the_detector_of_a_training_traces_no_map(trained, tile):
     from core.model.detector import AnomalyDetector
     from core.preprocess import mode_images, view_tensors
 
-    detector = AnomalyDetector(shared_encoder(), trained.net).eval()
+    detector = AnomalyDetector(shared_encoder(), trained.net, trained.post.scoring).eval()
     views = [mode_images(InputMode.WELLLIT, tile, None, trained.config.image_size, trained.welllit_mean)]
     inputs, targets, light = view_tensors(views)
     with torch.inference_mode():

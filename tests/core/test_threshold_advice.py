@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from core.calibration import ModeCalibration, PostProcessor, calibrate_mode
+from core.calibration import ModeCalibration, calibrate_mode
+from core.postprocess import PostProcessor
 from core.threshold_advice import (
     ScoreSet,
     TradeOff,

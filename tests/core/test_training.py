@@ -4,8 +4,6 @@ reproducibility, the three data regimes, and that a short run already tells defe
 from __future__ import annotations
 
 import copy
-import os
-import sys
 import threading
 
 import numpy as np
@@ -26,11 +24,8 @@ from core.robustness import BASE
 from core.training import (
     MIN_GOOD_SAMPLES,
     TrainConfig,
-    available_memory_bytes,
-    cache_budget,
     fit,
     preset,
-    release_free_memory,
     run_fit,
 )
 from core.types import InputMode
@@ -67,12 +62,13 @@ def test_events_arrive_in_order_and_loss_falls(trained_run):
 def test_trained_model_records_what_a_version_needs(trained):
     assert set(trained.post.modes) == {"lowlight", "welllit"}
     # the dark-input mode measures whitened residuals, well-lit input the cosine distance
-    assert bool(trained.net.whitening["lowlight"].fitted) and not bool(trained.net.whitening["welllit"].fitted)
+    scoring = trained.post.scoring
+    assert bool(scoring["lowlight"].whitening.fitted) and not bool(scoring["welllit"].whitening.fitted)
     # every calibrated mode has its own feature density, fitted on that mode's view of the good parts
-    assert all(trained.net.densities[m].is_fitted for m in trained.post.modes)
-    welllit, lowlight = trained.net.densities["welllit"], trained.net.densities["lowlight"]
+    assert all(trained.post.scoring[m].density.is_fitted for m in trained.post.modes)
+    welllit, lowlight = trained.post.scoring["welllit"].density, trained.post.scoring["lowlight"].density
     assert not torch.allclose(welllit.means[0], lowlight.means[0])
-    assert trained.stats["density_components"] == {m: trained.net.densities[m].components for m in trained.post.modes}
+    assert trained.stats["density_components"] == {m: scoring[m].density.components for m in trained.post.modes}
     # the image density's weight is recorded (0 with 17 images: see the test of it below)
     assert set(trained.stats["image_density_weight"]) == set(trained.post.modes)
     for cal in trained.post.modes.values():
@@ -88,7 +84,7 @@ def test_trained_model_records_what_a_version_needs(trained):
 def test_inspection_of_a_dark_image_uses_the_lowlight_whitening(trained, generated):
     dark, _ = synthesize_lowlight(load_image(generated.test[0].path), 0.7, 3)
     unwhitened = copy.deepcopy(trained)
-    unwhitened.net.whitening["lowlight"].fitted.fill_(0.0)
+    unwhitened.post.scoring["lowlight"].whitening.fitted.fill_(0.0)
     with_it = Predictor(trained).predict(dark, InputMode.LOWLIGHT).raw_score
     without = Predictor(unwhitened).predict(dark, InputMode.LOWLIGHT).raw_score
     assert with_it != pytest.approx(without, rel=0.05)
@@ -105,7 +101,8 @@ def test_inspection_adds_the_feature_density_to_the_map(trained, generated, mode
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
     without_density = copy.deepcopy(trained)
-    for density in without_density.net.densities.values():
+    for scoring in without_density.post.scoring.values():
+        density = scoring.density
         density.fitted.fill_(0.0)
     with_it = Predictor(trained).predict(image, mode)
     without = Predictor(without_density).predict(image, mode)
@@ -119,7 +116,7 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     map's. Fitted here on 20 good tiles and given weight 1.5, it multiplies the map's score by exp(1.5 x the
     spread of good map log-scores x its z-scored distance), softly capped; before the image gate (which follows
     the score) the map is the same with or without it."""
-    assert not any(d.is_fitted for d in trained.net.image_densities.values())
+    assert not any(d.is_fitted for d in (s.image_density for s in trained.post.scoring.values()))
     assert trained.stats["image_density_weight"] == {m: 0.0 for m in trained.post.modes}
     image = load_image(generated.test[-1].path)
     goods = [load_image(s.path) for s in generated.train[20:40]]
@@ -132,7 +129,7 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
     views = [mode_images(mode, g, None, trained.config.image_size, trained.welllit_mean) for g in goods]
     with torch.inference_mode():
         feats = predictor.detector.target_features(*view_tensors(views))
-    density = weighted.net.image_densities[mode.value]
+    density = weighted.post.scoring[mode.value].image_density
     density.fit(density.summaries(feats), torch.linspace(2.0, 4.0, 10))
     density.norm[3] = 1.5
     with_it, without = predictor.predict(image, mode), Predictor(trained).predict(image, mode)
@@ -150,7 +147,7 @@ def test_inspection_adds_the_image_density_to_the_score_and_leaves_the_map(train
 def _without_gates(trained):
     """A copy of ``trained`` whose image gates are unfitted: the map as the terms before the gate leave it."""
     model = copy.deepcopy(trained)
-    for gate in model.net.gates.values():
+    for gate in (s.gate for s in model.post.scoring.values()):
         gate.fitted.fill_(0.0)
     return model
 
@@ -161,20 +158,20 @@ def test_inspection_scales_the_map_by_the_image_gate_and_leaves_the_score(traine
     image threshold), its weight the image density's share of its full weight: none here, where 17 images are too
     few for the image density, so the map is as the terms before the gate left it. Given its full weight, the gate
     multiplies the map by exp(weight x the image's clamped z-score); the score is unchanged either way."""
-    gate = trained.net.gates[mode.value]
+    gate = trained.post.scoring[mode.value].gate
     cal = trained.post.modes[mode.value]
     # the gate sees raw scores, before the noise correction that the saved good scores have had
     good_logs = np.log(np.asarray(cal.good_scores) * cal.level_factor(np.asarray(cal.good_noise)))
     assert gate.is_fitted and float(gate.center) == pytest.approx(float(np.median(good_logs)), abs=1e-5)
     mad = 1.4826 * np.median(np.abs(good_logs - np.median(good_logs)))
     assert float(gate.spread) == pytest.approx(mad, rel=1e-4)
-    assert float(gate.weight) == 0.0 and not trained.net.image_densities[mode.value].is_fitted
+    assert float(gate.weight) == 0.0 and not trained.post.scoring[mode.value].image_density.is_fitted
     image = load_image(next(s.path for s in generated.test if s.defect_type == "crack"))
     if mode == InputMode.LOWLIGHT:
         image, _ = synthesize_lowlight(image, 0.7, 3)
     view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
     weighted = copy.deepcopy(trained)
-    weighted.net.gates[mode.value].weight.fill_(ImageGate.max_weight)
+    weighted.post.scoring[mode.value].gate.weight.fill_(ImageGate.max_weight)
     with torch.inference_mode():
         bare = Predictor(_without_gates(trained)).detector(*view, mode)
         as_trained, gated = Predictor(trained).detector(*view, mode), Predictor(weighted).detector(*view, mode)
@@ -229,7 +226,7 @@ def test_inspection_adds_the_map_terms_to_the_map_and_leaves_the_score(trained, 
 def test_inspection_puts_the_noise_floor_under_the_map_and_leaves_the_score(trained, generated, mode):
     """Calibration sets each mode's noise floor at the 75th percentile of the held-out good images' map; at
     inspection the map below it fades towards zero before the region terms are added, the score is the same."""
-    floor = trained.net.floors[mode.value]
+    floor = trained.post.scoring[mode.value].floor
     assert floor.is_fitted and float(floor.knee) > 0
     image = load_image(next(s.path for s in generated.test if s.defect_type == "blob"))
     if mode == InputMode.LOWLIGHT:
@@ -238,7 +235,7 @@ def test_inspection_puts_the_noise_floor_under_the_map_and_leaves_the_score(trai
     for model in (bare, floored):
         for kind in MAP_TERMS:
             getattr(model.net, kind)[mode.value].fitted.fill_(0.0)
-    bare.net.floors[mode.value].fitted.fill_(0.0)
+    bare.post.scoring[mode.value].floor.fitted.fill_(0.0)
     view = view_tensors([mode_images(mode, image, None, trained.config.image_size, trained.welllit_mean)])
     with torch.inference_mode():
         raw, out = Predictor(bare).detector(*view, mode), Predictor(floored).detector(*view, mode)
@@ -320,7 +317,7 @@ def test_where_the_image_density_counts_it_is_fitted_with_brighter_and_dimmer_ex
 
     as_taken = ImageDensity()
     original_fit(as_taken, summaries, map_scores, seed)
-    fitted = model.net.image_densities["welllit"]
+    fitted = model.post.scoring["welllit"].image_density
     predictor = Predictor(model)
 
     def summaries(images):
@@ -378,92 +375,6 @@ def test_too_few_or_unreadable_images_are_refused_with_the_reason(generated, tmp
     samples = generated.train[:3] + [Sample(bad)]
     with pytest.raises(DatasetError, match=rf"at least {MIN_GOOD_SAMPLES}.*broken.png"):
         run_fit(samples, preset("tiny", steps=1))
-
-
-def _training_losses(samples, cfg) -> list[float]:
-    """The loss of every step of ``cfg.steps``, stopping before calibration."""
-    losses = []
-    for e in fit(samples, cfg, calibration_defects=0):
-        if e.stage == "train":
-            losses.append(e.loss)
-            if e.step == cfg.steps:
-                break
-    return losses
-
-
-def test_same_seed_same_losses(generated):
-    a, b, c = (_training_losses(generated.train[:12], preset("tiny", steps=3, seed=seed)) for seed in (5, 5, 6))
-    assert a == b
-    assert a != c
-
-
-def test_cached_targets_train_exactly_like_fresh_ones(generated):
-    """The target-feature cache only saves encoder passes: with it and without it (budget 0) the same seed gives
-    the same losses, step after step, including steps that reuse a cached (sample, flips) target."""
-    samples = generated.train[:12]
-    fresh, cached = (_training_losses(samples, preset("tiny", steps=12, target_cache_mb=mb)) for mb in (0, 64))
-    # 12 steps x 4 draws from 9 training tiles x 4 flip variants: later steps reuse cached targets
-    np.testing.assert_allclose(cached, fresh, rtol=2e-3)
-
-
-def test_target_cache_is_let_go_before_calibration(generated, monkeypatch):
-    """The cached targets serve the training steps only: by the first calibration event the cache and the
-    features in it are gone, so calibration's own features reuse that memory instead of adding to it."""
-    import weakref
-
-    from core import training
-
-    caches = []
-
-    class Watched(training._TargetCache):
-        def __init__(self, max_bytes):
-            super().__init__(max_bytes)
-            caches.append(weakref.ref(self))
-
-    monkeypatch.setattr(training, "_TargetCache", Watched)
-    run = fit(generated.train[:12], preset("tiny", steps=3, swap_images=0, refinish_images=0))
-    stages = []
-    for event in run:  # ``run`` stays referenced: a closed generator would free everything anyway
-        stages.append(event.stage)
-        held = caches[0]() if caches else None
-        if event.stage == "train":
-            assert held is not None and held.bytes > 0  # filled by the steps
-        if event.stage == "calibrate":
-            assert held is None
-            break
-        del held
-    assert stages[-1] == "calibrate" and len(caches) == 1
-
-
-def test_target_cache_stays_within_a_quarter_of_the_available_memory():
-    available = available_memory_bytes()
-    assert available is not None and 0 < available < 2**50  # this machine is Linux: MemAvailable is read
-    assert cache_budget(1536, 2 * 2**30) == 512 * 2**20  # a PC with 2 GB free: a quarter of it
-    assert cache_budget(1536, 64 * 2**30) == 1536 * 2**20  # plenty free: the configured bound
-    assert cache_budget(1536, None) == 1536 * 2**20  # unknown: the configured bound
-
-
-def _resident_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
-def test_freed_tensors_go_back_to_the_system_when_released():
-    # a freed 8 MB block raises glibc's threshold for taking memory straight from the system past the 1 MB blocks
-    # below: they come from the heap, like the target cache's rows, and freeing them leaves them resident
-    large = torch.ones(8 * 2**20, dtype=torch.uint8)
-    del large
-    blocks = [torch.ones(2**20, dtype=torch.uint8) for _ in range(300)]
-    keeper = torch.ones(2**20, dtype=torch.uint8)  # above them in the heap: freeing them cannot shrink it
-    held = _resident_mb()
-    del blocks
-    freed = _resident_mb()
-    assert release_free_memory()
-    released = _resident_mb()
-    assert held - freed < 100  # freeing alone gave back little
-    assert freed - released > 200  # released: most of the 300 MB
-    del keeper
 
 
 def test_paired_training_calibrates_the_paired_mode(generated, tmp_path):

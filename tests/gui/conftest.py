@@ -118,3 +118,47 @@ def window(qtbot, gui_home):
     yield win
     win.close()
     state.close()
+
+
+def wait_results(qtbot, page, n: int, timeout: int = 60_000) -> None:
+    """Wait until the Inspect ``page`` has at least ``n`` results."""
+    qtbot.waitUntil(lambda: len(page.history) >= n, timeout=timeout)
+
+
+@pytest.fixture
+def tiles_state(gui_home):
+    """The application state on a copy of the trained home with 'tiles' chosen (its model loading in the
+    background); closed after the test."""
+    from llad_gui.state import AppState
+
+    state = AppState(gui_home)
+    state.set_category("tiles")
+    yield state
+    state.close()
+
+
+def wait_model(qtbot, state, timeout: int = 3 * MODEL_TIMEOUT) -> None:
+    """Wait for ``state``'s model; a load error fails the test at once with its message."""
+    errors = []
+    state.modelError.connect(errors.append)
+    qtbot.waitUntil(lambda: state.predictor is not None or bool(errors), timeout=timeout)
+    assert not errors, errors
+
+
+@pytest.fixture
+def show_page(qtbot):
+    """``show_page(cls, state, size=(1024, 768))``: a page built on ``state``, shown, and shut down after the
+    test (request it after the state's fixture, so the page is shut down before the state closes)."""
+    pages = []
+
+    def show(cls, state, size: tuple[int, int] = (1024, 768)):
+        page = cls(state)
+        qtbot.addWidget(page)
+        page.resize(*size)
+        page.show()
+        pages.append(page)
+        return page
+
+    yield show
+    for page in reversed(pages):
+        page.shutdown()

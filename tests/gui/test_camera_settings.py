@@ -136,8 +136,7 @@ def test_genicam_says_why_until_a_producer_is_chosen(qtbot, tmp_path, monkeypatc
     assert (stored.backend, stored.producer, stored.serial) == ("genicam", str(simulated_producer()), "2")
 
 
-@pytest.mark.dataset
-def test_workstation_inspects_triggered_camera_pictures_and_survives_a_removal(qtbot, window, tmp_path, mtd_root):
+def test_workstation_inspects_triggered_camera_pictures_and_survives_a_removal(qtbot, window, tmp_path, parts_root):
     """The real main window on a trained category: the camera of its recipe, one inspection per Space, a red
     banner while the camera is gone, and inspection again once it is back."""
     from core.data.io import list_images, load_image
@@ -145,7 +144,9 @@ def test_workstation_inspects_triggered_camera_pictures_and_survives_a_removal(q
 
     folder = tmp_path / "line"
     folder.mkdir()
-    for i, path in enumerate(list_images(mtd_root / "test" / "good")[:2] + list_images(mtd_root / "test" / "fray")[:1]):
+    for i, path in enumerate(
+        list_images(parts_root / "test" / "good")[:2] + list_images(parts_root / "test" / "crack")[:1]
+    ):
         image = cv2.resize(load_image(path), (256, 256), interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(folder / f"{i}.png"), image[:, :, ::-1])
     state, page = window.state, window.inspect

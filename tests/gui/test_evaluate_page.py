@@ -12,11 +12,9 @@ from PySide6.QtCore import Qt
 
 from core.data.io import list_images
 from llad_gui.pages.evaluate_page import EvaluatePage
-from llad_gui.state import AppState
+from tests.gui.conftest import wait_model
 
 EVAL_TIMEOUT = 120_000
-
-pytestmark = pytest.mark.dataset  # a trained MTD category and MTD test images
 
 
 @pytest.fixture
@@ -37,19 +35,12 @@ def subset(tmp_path, parts_root):
 
 
 @pytest.fixture
-def page(qtbot, gui_home):
-    state = AppState(gui_home)
-    state.set_category("tiles")
-    qtbot.waitUntil(lambda: state.predictor is not None, timeout=EVAL_TIMEOUT)
-    p = EvaluatePage(state)
-    qtbot.addWidget(p)
-    p.resize(1300, 800)
-    p.show()
+def page(qtbot, tiles_state, show_page):
+    wait_model(qtbot, tiles_state)
+    p = show_page(EvaluatePage, tiles_state, (1300, 800))
     yield p
-    p.shutdown()
     if p.dialog is not None:
         p.dialog.close()
-    state.close()
 
 
 def test_evaluate_shows_metrics_table_and_overlay(qtbot, page, subset):

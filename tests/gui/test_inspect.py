@@ -20,7 +20,7 @@ from core.types import InputMode, Verdict
 from llad_gui.workers.acquisition import SourceSpec
 from llad_gui.workers.inference import Mailbox
 
-from .conftest import open_window
+from .conftest import open_window, wait_results
 
 
 class CallCounter:
@@ -52,17 +52,13 @@ def part_folder(tmp_path, parts_root):
     return folder
 
 
-def _wait_results(qtbot, page, n, timeout=60_000):
-    qtbot.waitUntil(lambda: len(page.history) >= n, timeout=timeout)
-
-
 def test_folder_inspected_with_verdicts_and_corrupt_image_row(qtbot, window, part_folder):
     page = window.inspect
     page.open_source(SourceSpec("folder", str(part_folder)))
-    _wait_results(qtbot, page, 1)  # opening a folder inspects its first image at once
+    wait_results(qtbot, page, 1)  # opening a folder inspects its first image at once
     assert page.verdict.verdict.text() in ("OK", "NG", "CHECK")
     page.run.play(0.0)  # "Inspect all"
-    _wait_results(qtbot, page, 5)
+    wait_results(qtbot, page, 5)
     verdicts = [e.verdict for e in page.history]
     assert verdicts[2] is Verdict.ERROR, "the corrupt file is one ERROR row"
     assert all(v is not Verdict.ERROR for v in verdicts[:2] + verdicts[3:]), "and the run went on after it"
@@ -91,7 +87,7 @@ def test_threshold_slider_redecides_without_running_the_model(qtbot, window, par
     page, state = window.inspect, window.state
     page.open_source(SourceSpec("folder", str(part_folder)))
     page.run.play(0.0)
-    _wait_results(qtbot, page, 5)
+    wait_results(qtbot, page, 5)
     qtbot.waitUntil(lambda: not page.run.is_playing)
     counter = CallCounter(state.predictor)
     scores = [e.score for e in page.history if math.isfinite(e.score)]
@@ -174,7 +170,7 @@ def test_video_as_camera_keeps_the_gui_responsive(qtbot, window, tmp_path, parts
     page = window.inspect
     page.open_source(SourceSpec("video", str(video)))  # a recording played as a live camera
     assert page.run.acquisition.source.live
-    _wait_results(qtbot, page, 1)
+    wait_results(qtbot, page, 1)
     meter = StallMeter()
     meter.start()
     start = len(page.history)
@@ -252,14 +248,14 @@ def test_lighting_choice_decides_the_mode_reinspects_and_persists(qtbot, gui_hom
         assert state.input_mode is None and combo.currentText() == "Automatic"
         assert window.lighting_actions[None].isChecked()
         page.open_source(SourceSpec("folder", str(part_folder)))
-        _wait_results(qtbot, page, 1)
+        wait_results(qtbot, page, 1)
         first = page.current
         auto = resolve_mode(first.frame.image, None, None, state.predictor.lowlight_below)
         assert first.mode is auto, "automatic: the image's exposure against the category's cut-off decides"
 
         counter = CallCounter(state.predictor)
         combo.set_mode(InputMode.LOWLIGHT)  # the image on screen is inspected again, as low-light
-        _wait_results(qtbot, page, 2)
+        wait_results(qtbot, page, 2)
         again = page.current
         assert counter.calls == 1 and again.frame.ref == first.frame.ref
         assert again.mode is InputMode.LOWLIGHT and again.illumination_map is not None
@@ -268,11 +264,11 @@ def test_lighting_choice_decides_the_mode_reinspects_and_persists(qtbot, gui_hom
         assert page._histogram_mode is InputMode.LOWLIGHT  # the histogram shows that mode's calibration
 
         window.lighting_actions[InputMode.WELLLIT].trigger()  # the Inspect > Lighting menu does the same
-        _wait_results(qtbot, page, 3)
+        wait_results(qtbot, page, 3)
         assert combo.currentText() == "Well-lit" and state.input_mode is InputMode.WELLLIT
         assert page.current.mode is InputMode.WELLLIT and "inspected as well-lit" in page.verdict.detail.text()
         page.step(1)  # and it holds for the next images
-        _wait_results(qtbot, page, 4)
+        wait_results(qtbot, page, 4)
         assert page.current.mode is InputMode.WELLLIT and page.current.frame.ref != first.frame.ref
 
         rows = [r for r in state.log.query(category="tiles", newest_first=False) if r.image_ref == first.frame.ref]
@@ -320,7 +316,7 @@ def test_keyboard_shortcuts_step_toggle_and_snapshot(qtbot, window, part_folder)
 
     page = window.inspect
     page.open_source(SourceSpec("folder", str(part_folder)))
-    _wait_results(qtbot, page, 1)
+    wait_results(qtbot, page, 1)
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     qtbot.keyClick(window, Qt.Key.Key_Right)
@@ -348,7 +344,7 @@ def test_ctrl_g_adds_the_image_on_screen_to_the_good_samples(qtbot, window, part
     before_paths = {s.path for s in recipe.samples(include_excluded=True)}
     before = len(before_paths)
     window.inspect.open_source(SourceSpec("folder", str(part_folder)))
-    _wait_results(qtbot, window.inspect, 1)
+    wait_results(qtbot, window.inspect, 1)
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)

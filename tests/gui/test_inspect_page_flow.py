@@ -17,11 +17,7 @@ from core.data.io import list_images
 from core.types import InputMode, Verdict
 from llad_gui.workers.acquisition import SourceSpec
 
-from .conftest import open_window
-
-
-def _wait(qtbot, page, n: int) -> None:
-    qtbot.waitUntil(lambda: len(page.history) >= n, timeout=60_000)
+from .conftest import open_window, wait_results
 
 
 def test_an_error_frame_is_not_added_as_a_good_sample(qtbot, window, tmp_path):
@@ -32,7 +28,7 @@ def test_an_error_frame_is_not_added_as_a_good_sample(qtbot, window, tmp_path):
     before = len(recipe.samples(include_excluded=True))
     page = window.inspect
     page.open_source(SourceSpec("folder", str(folder)))
-    _wait(qtbot, page, 1)
+    wait_results(qtbot, page, 1)
     assert page.current.verdict is Verdict.ERROR
     window.actions_by_name["add_good"].trigger()
     assert len(recipe.samples(include_excluded=True)) == before
@@ -92,7 +88,7 @@ def test_counters_histogram_mode_and_log_hashes(qtbot, window, tmp_path, parts_r
     page, state = window.inspect, window.state
     page.open_source(SourceSpec("folder", str(folder)))
     page.run.play(0.0)
-    _wait(qtbot, page, 5)
+    wait_results(qtbot, page, 5)
     qtbot.waitUntil(lambda: not page.run.is_playing)
     scores = [e.score for e in page.history if math.isfinite(e.score)]
     assert page.verdict.totals["error"] == 1 and page.verdict.totals["inspected"] == 5

@@ -12,7 +12,7 @@ from core.data.io import list_images
 from core.types import InputMode, Thresholds, Verdict
 from llad_gui.workers.acquisition import SourceSpec
 
-from .test_inspect import _wait_results
+from .conftest import wait_results
 
 
 def test_paired_folders_show_low_light_beside_well_lit(qtbot, window, tmp_path, parts_root):
@@ -26,7 +26,7 @@ def test_paired_folders_show_low_light_beside_well_lit(qtbot, window, tmp_path, 
     page = window.inspect
     page.set_lighting(InputMode.WELLLIT)  # a lighting choice does not undo the pairing
     page.open_source(SourceSpec("paired", str(low), str(well)))
-    _wait_results(qtbot, page, 1)
+    wait_results(qtbot, page, 1)
     frame = page.current.frame
     assert frame.partner is not None and frame.image.mean() < frame.partner.mean()
     assert page.current.mode is InputMode.PAIRED and "inspected as paired" in page.verdict.detail.text()
@@ -47,7 +47,7 @@ def test_hot_folder_inspects_new_images_and_keeps_ng_ones(qtbot, window, tmp_pat
     qtbot.waitUntil(lambda: "watching" in page.banner.text(), timeout=10_000)
     bad = list_images(parts_root / "test" / "scratch")[0]
     shutil.copy(bad, hot / bad.name)
-    _wait_results(qtbot, page, 1, timeout=30_000)
+    wait_results(qtbot, page, 1, timeout=30_000)
     result = page.current
     assert result.frame.ref.endswith(bad.name)
     if result.verdict is Verdict.NG:
@@ -77,7 +77,7 @@ def test_a_model_fault_is_an_error_row_and_the_run_goes_on(qtbot, window, tmp_pa
     page = window.inspect
     page.open_source(SourceSpec("folder", str(folder)))
     page.run.play(0.0)
-    _wait_results(qtbot, page, 3)
+    wait_results(qtbot, page, 3)
     verdicts = [e.verdict for e in page.history]
     assert verdicts[1] is Verdict.ERROR and verdicts[0] is not Verdict.ERROR and verdicts[2] is not Verdict.ERROR
     assert "simulated fault" in page.history[1].error

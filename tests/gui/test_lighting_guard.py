@@ -12,11 +12,11 @@ from core.types import Verdict
 from llad_gui.workers.acquisition import SourceSpec
 
 
-def test_a_far_darker_frame_shows_check_with_its_reason(qtbot, window, tmp_path, mtd_root):
+def test_a_far_darker_frame_shows_check_with_its_reason(qtbot, window, tmp_path, parts_root):
     page, state = window.inspect, window.state
     lighting = state.predictor.post.lighting
     assert lighting is not None
-    tile = load_image(list_images(mtd_root / "test" / "good")[0])
+    tile = load_image(list_images(parts_root / "test" / "good")[0])
     folder = tmp_path / "frames"
     folder.mkdir()
     cv2.imwrite(str(folder / "a_well.png"), tile[:, :, ::-1])

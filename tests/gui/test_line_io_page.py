@@ -12,7 +12,7 @@ from pymodbus.client import ModbusTcpClient
 
 from core.lineio import LINKS
 from core.lineio.modbus import ENABLE, RESULT_VALID, TRIGGER
-from tests.gui.conftest import MODEL_TIMEOUT
+from tests.gui.conftest import wait_model
 
 
 def free_port() -> int:
@@ -22,22 +22,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def page(qtbot, gui_home):
+def page(qtbot, tiles_state, show_page):
     from llad_gui.pages.line_io_page import LineIOPage
-    from llad_gui.state import AppState
 
-    state = AppState(gui_home)
-    errors = []
-    state.modelError.connect(errors.append)
-    state.set_category("tiles")
-    qtbot.waitUntil(lambda: state.predictor is not None or bool(errors), timeout=3 * MODEL_TIMEOUT)  # a loaded machine
-    assert not errors
-    page = LineIOPage(state)
-    qtbot.addWidget(page)
-    page.show()
-    yield page
-    page.shutdown()
-    state.close()
+    wait_model(qtbot, tiles_state)
+    return show_page(LineIOPage, tiles_state)
 
 
 def cell(page, link: str, column: str) -> str:

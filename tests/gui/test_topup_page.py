@@ -9,35 +9,26 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.data.io import list_images
+from core.topup import TOPUP_STEPS
 from llad_gui.pages.train_page import TrainPage
-from llad_gui.state import AppState
 from llad_gui.widgets.roi_editor import RoiEditorDialog
 
-pytestmark = pytest.mark.dataset
 TOPUP_TIMEOUT = 900_000  # a shared 2-core machine under load
 
 
 @pytest.fixture
-def page(qtbot, gui_home):
-    state = AppState(gui_home)
-    state.set_category("tiles")
-    page = TrainPage(state)
-    qtbot.addWidget(page)
-    page.resize(1400, 850)
-    page.show()
-    yield page
-    page.shutdown()
-    state.close()
+def page(tiles_state, show_page):
+    return show_page(TrainPage, tiles_state, (1400, 850))
 
 
 @pytest.mark.timeout(1800)
-def test_top_up_cancel_then_finish(qtbot, page, tmp_path, mtd_root):
+def test_top_up_cancel_then_finish(qtbot, page, tmp_path, parts_root):
     recipe = page.state.recipe()
     qtbot.waitUntil(lambda: page.train_button.isEnabled(), timeout=30_000)
     known = {s.path.name for s in recipe.samples()}
     folder = tmp_path / "new"
     folder.mkdir()
-    for p in [p for p in list_images(mtd_root / "train" / "good") if p.name not in known][:6]:
+    for p in [p for p in list_images(parts_root / "train" / "good") if p.name not in known][:6]:
         shutil.copy2(p, folder / p.name)
     with qtbot.waitSignal(page.gallery.thumbnailsLoaded, timeout=60_000):
         page.import_folder(folder)
@@ -59,10 +50,11 @@ def test_top_up_cancel_then_finish(qtbot, page, tmp_path, mtd_root):
         page.worker.progress.connect(events.append)
     version = done.args[1]
     assert recipe.versions() == [*before, version] and recipe.active_version == before[-1]
-    assert [e.step for e in events if e.stage == "train"] == list(range(1, 61))
+    assert [e.step for e in events if e.stage == "train"] == list(range(1, TOPUP_STEPS + 1))
     stats = recipe.version_info(version).stats
     assert stats["topped_up_from"] == before[-1] and len(stats["topup_new_samples"]) == 6
     assert set(stats["holdout_names"]) <= set(stats["topup_new_samples"])
+    assert "Topped up from" in page.summary.text()
 
 
 def test_mask_button_opens_the_editor_on_a_good_sample(qtbot, page):

@@ -10,20 +10,13 @@ from PySide6.QtCore import Qt
 from core.threshold_advice import tradeoff_from_version
 from core.training import preset
 from llad_gui.pages.train_page import TrainPage
-from llad_gui.state import AppState
-
-pytestmark = pytest.mark.dataset  # trains on MTD good images
 
 TRAIN_TIMEOUT = 240_000
 
 
-def test_assistant_after_training_sets_the_category_threshold(qtbot, gui_home):
-    state = AppState(gui_home)
-    state.set_category("tiles")
-    page = TrainPage(state)
-    qtbot.addWidget(page)
-    page.resize(1400, 900)
-    page.show()
+def test_assistant_after_training_sets_the_category_threshold(qtbot, tiles_state, show_page):
+    state = tiles_state
+    page = show_page(TrainPage, state, (1400, 900))
     try:
         assert not page.summary_box.isVisible()  # nothing trained yet on this page
         page.train_config = preset("tiny", steps=5)
@@ -55,5 +48,3 @@ def test_assistant_after_training_sets_the_category_threshold(qtbot, gui_home):
         assert f"{expected:.3f}" in page.assistant.text.text()
     finally:
         page.assistant_dialog.close()
-        page.shutdown()
-        state.close()

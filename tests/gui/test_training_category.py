@@ -9,24 +9,15 @@ from PySide6.QtCore import Qt
 
 from core.training import preset
 from llad_gui.pages.train_page import TrainPage
-from llad_gui.state import AppState
 
 TRAIN_TIMEOUT = 240_000
 
 
 @pytest.fixture
-def page_and_state(qtbot, gui_home):
-    state = AppState(gui_home)
-    state.store.create("other")
-    state.categoriesChanged.emit()
-    state.set_category("tiles")
-    page = TrainPage(state)
-    qtbot.addWidget(page)
-    page.resize(1024, 700)
-    page.show()
-    yield state, page
-    page.shutdown()
-    state.close()
+def page_and_state(tiles_state, show_page):
+    tiles_state.store.create("other")
+    tiles_state.categoriesChanged.emit()
+    return tiles_state, show_page(TrainPage, tiles_state, (1024, 700))
 
 
 def test_training_stays_with_its_category_when_the_toolbar_switches(qtbot, page_and_state):

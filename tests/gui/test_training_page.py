@@ -11,7 +11,9 @@ from PySide6.QtCore import Qt
 
 from core.data.io import list_images, load_image
 from core.training import image_density_needs, preset
-from llad_gui.pages.train_page import TrainPage, _duration, whole_part_check_text
+from core.training_words import duration_text as _duration
+from core.version_text import whole_part_check_text
+from llad_gui.pages.train_page import TrainPage
 from llad_gui.state import AppState
 
 TRAIN_TIMEOUT = 240_000
