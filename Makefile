@@ -40,6 +40,7 @@ test-package: $(STAMP)
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/screenshots.py --out docs/screenshots
 	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/screenshots_pages.py --out docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/screenshot_line_io.py --out docs/screenshots
 
 clean:
 	rm -rf build dist bench_out .pytest_cache

@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
             self.setWindowIcon(QIcon(str(icon)))
         others = {title: load_page(module, cls, state) for title, module, cls in OTHER_PAGES}  # before threads start
         self.inspect = InspectPage(state)
+        # line triggers use the Inspect page's camera and show there; the page's results go to the line
+        others["Line I/O"].controller.attach(self.inspect.run, self.inspect.add_result)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.inspect, "Inspect")

@@ -5,12 +5,18 @@ Settings per station or category: :mod:`core.lineio.config`. The protocols' deta
 namespace, topics, endpoints) are in each link's module and in docs/operator-guide.md.
 """
 
+from core.lineio.camera_trigger import CameraReader, CameraTriggerAcquirer, TriggeredFrames
 from core.lineio.config import LINKS, LineConfig, LineConfigError, LineConfigStore
 from core.lineio.hub import LineBusy, LineHub, LinkState
 from core.lineio.payload import ErrorCode, LineResult
-from core.lineio.station import SourceAcquirer, Station, Triggerable
+from core.lineio.station import AcquisitionError, AcquisitionTimeout, SourceAcquirer, Station
 
 __all__ = [
+    "AcquisitionError",
+    "AcquisitionTimeout",
+    "CameraReader",
+    "CameraTriggerAcquirer",
+    "TriggeredFrames",
     "LINKS",
     "ErrorCode",
     "LineBusy",
@@ -22,5 +28,4 @@ __all__ = [
     "LinkState",
     "SourceAcquirer",
     "Station",
-    "Triggerable",
 ]

@@ -25,32 +25,36 @@ class LineConfigError(LladError):
 
 
 @dataclass
-class ModbusConfig:
-    """Modbus TCP server; see docs/operator-guide.md for the register map."""
+class Endpoint:
+    """What every link but the webhook has: switched on or off, and a host and TCP port (listened on by the
+    servers, connected to by the MQTT client)."""
 
     enabled: bool = False
     host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass
+class ModbusConfig(Endpoint):
+    """Modbus TCP server; see docs/operator-guide.md for the register map."""
+
     port: int = 5020
     buffer_results: bool = False  # keep results until the PLC acknowledges each one
     buffer_size: int = 16
 
 
 @dataclass
-class OpcUaConfig:
+class OpcUaConfig(Endpoint):
     """OPC UA server with the Ready/Busy/Verdict/... variables and a Trigger method."""
 
-    enabled: bool = False
-    host: str = "127.0.0.1"
     port: int = 4840
     namespace: str = "urn:llad-inspector:line"
 
 
 @dataclass
-class MqttConfig:
+class MqttConfig(Endpoint):
     """Publishes one JSON result per inspection; an optional command topic triggers an inspection."""
 
-    enabled: bool = False
-    host: str = "127.0.0.1"
     port: int = 1883
     topic: str = "llad/{station}/result"
     command_topic: str = ""  # e.g. "llad/{station}/command"; empty = no commands
@@ -71,11 +75,9 @@ class WebhookConfig:
 
 
 @dataclass
-class RestConfig:
+class RestConfig(Endpoint):
     """Local HTTP API: POST /inspect, POST /trigger, GET /status, GET /results."""
 
-    enabled: bool = False
-    host: str = "127.0.0.1"
     port: int = 8765
     api_key: str = ""  # required when host is not loopback
     max_upload_mb: float = 20.0
@@ -99,6 +101,7 @@ class LineConfig:
     station: str = "line-1"
     queue_size: int = 1000
     trigger_source: str = ""  # folder of images a trigger inspects in turn when the GUI has no triggerable camera
+    camera_timeout: float = 2.0  # seconds a camera on software trigger has to become ready and send its frame
     modbus: ModbusConfig = field(default_factory=ModbusConfig)
     opcua: OpcUaConfig = field(default_factory=OpcUaConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
@@ -118,6 +121,7 @@ class LineConfig:
             station=str(d.get("station", "line-1")),
             queue_size=int(d.get("queue_size", 1000)),
             trigger_source=str(d.get("trigger_source", "")),
+            camera_timeout=float(d.get("camera_timeout", 2.0)),
         )
         for name, section in _SECTIONS.items():
             given = d.get(name) or {}
@@ -129,9 +133,12 @@ class LineConfig:
         """Raise :class:`LineConfigError` for settings that cannot work or would be unsafe."""
         if self.queue_size < 1:
             raise LineConfigError("queue_size must be at least 1")
-        for name in ("modbus", "opcua", "mqtt", "rest"):
-            port = self.link(name).port
-            if not 0 <= int(port) <= 65535:
+        if not 0 < self.camera_timeout <= 600:
+            raise LineConfigError(f"camera_timeout must be above 0 and at most 600 s, not {self.camera_timeout}")
+        for name in LINKS:
+            section = self.link(name)
+            if isinstance(section, Endpoint) and not 0 <= int(section.port) <= 65535:
+                port = section.port
                 raise LineConfigError(f"{name}: port {port} is not a TCP port (0-65535)")
         if self.rest.enabled and self.rest.host not in LOOPBACK and not self.rest.api_key:
             raise LineConfigError(

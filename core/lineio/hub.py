@@ -62,6 +62,7 @@ class Link:
 
     def __init__(self, hub: LineHub) -> None:
         self.hub = hub
+        self.config = hub.config.link(self.name)  # this link's section of the station's LineConfig
         self.state = LinkState(self.name)
 
     async def start(self) -> None: ...
@@ -216,8 +217,10 @@ class LineHub:
         return asyncio.run_coroutine_threadsafe(self.trigger(origin, frame), self._require_loop())
 
     def publish(self, result: LineResult) -> None:
-        """Report a result inspected elsewhere (e.g. the GUI's live inspection) on every link. Any thread."""
-        asyncio.run_coroutine_threadsafe(self._dispatch(result), self._require_loop())
+        """Report a result inspected elsewhere (e.g. the GUI's live inspection) on every link; returns at once,
+        from any thread. It is marked unsolicited: the Modbus link shows it without raising *result valid*."""
+        unsolicited = replace(result, solicited=False)
+        asyncio.run_coroutine_threadsafe(self._dispatch(unsolicited), self._require_loop())
 
     def _require_loop(self) -> asyncio.AbstractEventLoop:
         if self.loop is None or self._thread is None:

@@ -111,7 +111,6 @@ class ModbusLink(Link):
 
     def __init__(self, hub) -> None:
         super().__init__(hub)
-        self.config = hub.config.modbus
         self.map = RegisterMap(self)
         self.server: ModbusTcpServer | None = None
         self.pending: deque[LineResult] = deque()  # results waiting for the PLC's ack (head is shown)
@@ -206,6 +205,12 @@ class ModbusLink(Link):
 
     # ---- results from the hub ---------------------------------------------------------------------------
     async def publish(self, result: LineResult) -> None:
+        if not result.solicited:  # not the answer to a trigger: in the registers only while no answer waits
+            if not self.map.inputs[RESULT_VALID]:
+                self._registers(result)
+                self.message(f"result {result.inspection_id} (not triggered): {result.verdict.value}")
+            self.update(sent=self.state.sent + 1)
+            return
         if self.config.buffer_results:
             self.pending.append(result)
             if len(self.pending) == 1 and not self.map.coils[ACK]:
@@ -217,17 +222,20 @@ class ModbusLink(Link):
 
     def _show(self, result: LineResult) -> None:
         self._shown = result
-        i = self.map.iregs
-        i[0], i[1] = result.inspection_id >> 16 & 0xFFFF, result.inspection_id & 0xFFFF
-        i[2] = result.score_x1000
-        i[3] = VERDICT_CODES.get(result.verdict.value, 0)
-        i[4] = int(result.error_code)
+        self._registers(result)
         d = self.map.inputs
         d[PASS] = result.verdict.value == "OK"
         d[FAIL] = result.verdict.value in ("NG", "UNCERTAIN")
         d[ERROR] = result.error_code != ErrorCode.NONE
         d[RESULT_VALID] = True
         self.message(f"result {result.inspection_id}: {result.verdict.value} score {result.score:.3f}")
+
+    def _registers(self, result: LineResult) -> None:
+        i = self.map.iregs
+        i[0], i[1] = result.inspection_id >> 16 & 0xFFFF, result.inspection_id & 0xFFFF
+        i[2] = result.score_x1000
+        i[3] = VERDICT_CODES.get(result.verdict.value, 0)
+        i[4] = int(result.error_code)
 
     async def status_changed(self) -> None:
         self._refresh()

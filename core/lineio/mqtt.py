@@ -20,35 +20,26 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from .hub import LineBusy, Link
-from .outbox import Outbox
+from .hub import LineBusy
+from .outbox import QueuedLink
 from .payload import LineResult
 
 PUBLISH_TIMEOUT = 5.0
 
 
-class MqttLink(Link):
+class MqttLink(QueuedLink):
     """Publishes results to an MQTT broker; see the module docstring for the topics."""
 
     name = "mqtt"
+    sent_text = "published"
 
     def __init__(self, hub) -> None:
-        super().__init__(hub)
-        self.config = hub.config.mqtt
+        super().__init__(hub, retry_delay=0.2, retry_delay_max=5.0)
         station = hub.config.station
         self.topic = self.config.topic.replace("{station}", station)
         self.command_topic = self.config.command_topic.replace("{station}", station)
         self.client: mqtt.Client | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.outbox = Outbox(
-            self._send,
-            size=hub.config.queue_size,
-            on_dropped=self.dropped,
-            on_sent=self._sent,
-            on_error=lambda exc: self.update(status="error", error=f"{exc}; {len(self.outbox)} queued, retrying"),
-            retry_delay=0.2,
-            retry_delay_max=5.0,
-        )
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -118,10 +109,6 @@ class MqttLink(Link):
         if self.client is not None:
             self.client.publish(f"{self.command_topic}/reply", json.dumps(body), qos=1)
 
-    async def publish(self, result: LineResult) -> None:
-        self.outbox.put(result)
-        self.update(queued=len(self.outbox))
-
     async def _send(self, result: LineResult) -> None:
         if self.client is None or not self.client.is_connected():
             raise ConnectionError("not connected to the broker")
@@ -133,6 +120,3 @@ class MqttLink(Link):
             if time.monotonic() > deadline:
                 raise TimeoutError("the broker did not acknowledge in time")
             await asyncio.sleep(0.005)
-
-    def _sent(self, result: LineResult) -> None:
-        self.message(f"published result {result.inspection_id}", sent=self.state.sent + 1, queued=len(self.outbox))

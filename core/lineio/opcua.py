@@ -54,7 +54,6 @@ class OpcUaLink(Link):
 
     def __init__(self, hub) -> None:
         super().__init__(hub)
-        self.config = hub.config.opcua
         self.server: Server | None = None
         self.nodes: dict[str, object] = {}
         self.endpoint = f"opc.tcp://{self.config.host}:{self.config.port}/llad/"

@@ -3,7 +3,7 @@
 Why: a sink that is slow or down must never hold up inspection. :meth:`Outbox.put` never waits; the sender task
 retries the oldest result with a growing pause while the receiver is down and keeps the order. When the queue is
 full the oldest result is dropped, and what is dropped (or still queued at shutdown) is handed to ``on_dropped``,
-which the hub writes to the inspection log as undelivered.
+which the hub writes to the inspection log as undelivered. :class:`QueuedLink` is a link that sends through one.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from .hub import Link
 from .payload import LineResult
 
 
@@ -88,3 +89,42 @@ class Outbox:
             self._task = None
         while self._queue:
             self._on_dropped(self._queue.popleft(), "not delivered before the line link was stopped")
+
+
+class QueuedLink(Link):
+    """A link that only reports results (MQTT, webhook): :meth:`publish` queues in an :class:`Outbox` and returns;
+    a subclass says how one result is sent (:meth:`_send`, raising while the receiver is down)."""
+
+    sent_text = "sent"  # what the last message says of a delivered result
+
+    def __init__(self, hub, retry_delay: float, retry_delay_max: float) -> None:
+        super().__init__(hub)
+        self.outbox = Outbox(
+            self._send,
+            size=hub.config.queue_size,
+            on_dropped=self.dropped,
+            on_sent=self._sent,
+            on_error=self._failed,
+            retry_delay=retry_delay,
+            retry_delay_max=retry_delay_max,
+        )
+
+    async def publish(self, result: LineResult) -> None:
+        self.outbox.put(result)
+        self.update(queued=len(self.outbox))
+
+    async def _send(self, result: LineResult) -> None:
+        raise NotImplementedError
+
+    def _sent(self, result: LineResult) -> None:
+        self.message(
+            f"{self.sent_text} result {result.inspection_id}",
+            status="connected",
+            sent=self.state.sent + 1,
+            queued=len(self.outbox),
+            error="",
+        )
+
+    def _failed(self, exc: Exception) -> None:
+        reason = str(exc) or type(exc).__name__
+        self.update(status="error", error=f"{reason}; {len(self.outbox)} queued, retrying", queued=len(self.outbox))

@@ -27,7 +27,8 @@ class ErrorCode(IntEnum):
     BAD_WRITE = 4  # a Modbus write to a read-only or unknown address, or an undefined command bit
     NO_MODEL = 5  # the category has no trained model loaded
     BUFFER_FULL = 6  # Modbus result buffer full: the PLC must acknowledge before the next trigger
-    NO_FRAME = 7  # no image could be acquired for a trigger
+    NO_FRAME = 7  # no image could be acquired for a trigger (camera not connected or not ready)
+    CAMERA_TIMEOUT = 8  # the camera took the trigger but its frame did not arrive within the timeout
 
 
 VERDICT_CODES: dict[str, int] = {"": 0, "OK": 1, "NG": 2, "UNCERTAIN": 3, "ERROR": 4}
@@ -42,7 +43,11 @@ def _json_safe(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class LineResult:
-    """One inspection as the line sees it: id, verdict, score, error code and the JSON payload."""
+    """One inspection as the line sees it: id, verdict, score, error code and the JSON payload.
+
+    ``solicited`` is False for a result the line did not ask for (inspected on the Inspect page, only reported):
+    it is sent like any other, but never answers a PLC's trigger.
+    """
 
     inspection_id: int
     verdict: Verdict
@@ -51,6 +56,7 @@ class LineResult:
     error_code: ErrorCode = ErrorCode.NONE
     error: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
+    solicited: bool = True
 
     @property
     def ok(self) -> bool:

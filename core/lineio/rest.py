@@ -3,7 +3,7 @@
 Endpoints (JSON in and out; errors are ``{"detail": "..."}`` with the status below):
     ``POST /inspect``  multipart field ``image`` (PNG, JPEG, BMP, TIFF): inspects it, returns the result JSON.
                        413 larger than ``max_upload_mb``; 415 not an image; 409 busy.
-    ``POST /trigger``  inspects the next frame of the trigger source; 409 busy, 503 no model or no source.
+    ``POST /trigger``  inspects the next frame of the trigger source; 409 busy, 503 no model, no source or no frame.
     ``GET /status``    station, ready, busy, last id and verdict, every link's state.
     ``GET /results?since=ID``  results with an id above ``ID`` (default 0) from the recent ones kept in memory.
 An API key (header ``X-API-Key``) is required when one is configured, and one must be configured to bind to any
@@ -85,8 +85,9 @@ def create_app(hub: LineHub, on_request=lambda text: None) -> FastAPI:
 
 
 def _status(result: LineResult) -> int:
-    """503 when the station could not inspect at all (no model, no frame); 200 for any verdict, ERROR included."""
-    return 503 if result.error_code in (ErrorCode.NO_MODEL, ErrorCode.NO_FRAME) else 200
+    """503 when the station could not inspect at all (no model, no frame, the camera's frame timed out); 200 for
+    any verdict, ERROR included."""
+    return 503 if result.error_code in (ErrorCode.NO_MODEL, ErrorCode.NO_FRAME, ErrorCode.CAMERA_TIMEOUT) else 200
 
 
 class RestLink(Link):
@@ -96,7 +97,6 @@ class RestLink(Link):
 
     def __init__(self, hub) -> None:
         super().__init__(hub)
-        self.config = hub.config.rest
         self.server: uvicorn.Server | None = None
         self.task: asyncio.Task | None = None
         self.port = self.config.port

@@ -5,17 +5,18 @@ logs the result and returns a :class:`~core.lineio.payload.LineResult`. It block
 worker thread, never on its event loop. Failures (no model, no frame, the model raising) become results with the
 ERROR verdict and an error code, so the line always gets an answer and the log keeps a row.
 
-:class:`SourceAcquirer` gets a frame for a trigger from any :class:`~core.sources.base.FrameSource`: a camera
-that offers software trigger (a ``trigger()`` method, see :class:`Triggerable`) is triggered first; a folder is
-replayed from the start when it runs out, which makes a folder of real part images a stand-in camera.
+:class:`SourceAcquirer` gets a frame for a trigger from a source nobody else reads (a folder, a list of files),
+replayed from the start when it runs out, which makes a folder of real part images a stand-in camera. A camera
+on software trigger is read by its own thread and triggered by
+:class:`~core.lineio.camera_trigger.CameraTriggerAcquirer`, which waits for its frame with a timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,27 +28,27 @@ from .payload import ErrorCode, LineResult, line_result
 
 
 class AcquisitionError(Exception):
-    """No frame could be had for a trigger (the source ended, failed to load, or timed out)."""
+    """No frame could be had for a trigger (the source ended, failed to load, or the camera was not ready)."""
 
 
-@runtime_checkable
-class Triggerable(Protocol):
-    """A source with a software trigger: ``trigger()`` asks for one frame, which ``read()`` then returns."""
-
-    def trigger(self) -> None: ...
+class AcquisitionTimeout(AcquisitionError):
+    """The camera took the trigger but its frame did not arrive in time."""
 
 
 class SourceAcquirer:
-    """One frame a call from an open ``source``: triggers it if it can, replays a finite source from its start."""
+    """One frame a call from an open, finite ``source``, replayed from its start when it runs out.
+
+    A live source (a camera) is refused: its reads wait for frames without end, so a trigger could hang.
+    """
 
     def __init__(self, source: FrameSource) -> None:
+        if source.live:
+            raise ValueError(f"{source.name} is live: trigger a camera with CameraTriggerAcquirer")
         self.source = source
         self._lock = threading.Lock()
 
     def __call__(self) -> Frame:
         with self._lock:
-            if isinstance(self.source, Triggerable):
-                self.source.trigger()
             rewound = False
             while True:
                 event = self.source.read()
@@ -69,6 +70,7 @@ class Station:
 
     ``predictor`` is a :class:`~core.predictor.Predictor` or a callable returning the current one (or None when
     no model is loaded). ``acquire`` returns a frame for a trigger. Without a ``log``, ids count from 1.
+    ``on_result(result, line_result)`` is told each inspection (on the inspecting thread), e.g. to show it.
     """
 
     def __init__(
@@ -78,12 +80,14 @@ class Station:
         log: InspectionLog | None = None,
         station: str = "line-1",
         category: str = "",
+        on_result: Callable[[InspectionResult, LineResult], None] | None = None,
     ) -> None:
         self._predictor = predictor if callable(predictor) and not hasattr(predictor, "predict") else lambda: predictor
         self.acquire = acquire
         self.log = log
         self.station = station
         self.category = category
+        self.on_result = on_result
         self._ids = itertools.count(1)
 
     @property
@@ -100,6 +104,8 @@ class Station:
                 return self._failure(ErrorCode.NO_FRAME, "no image source is set up for triggers", origin, None)
             try:
                 frame = self.acquire()
+            except AcquisitionTimeout as exc:
+                return self._failure(ErrorCode.CAMERA_TIMEOUT, str(exc), origin, None)
             except Exception as exc:  # a camera can fail in many ways; the line gets one clear answer
                 return self._failure(ErrorCode.NO_FRAME, f"no image: {exc}", origin, None)
         try:
@@ -128,4 +134,8 @@ class Station:
     def _finish(self, result: InspectionResult, origin: str, code: ErrorCode) -> LineResult:
         source = result.frame.source if result.frame is not None else origin
         row_id = self.log.record(result, source=source) if self.log is not None else next(self._ids)
-        return line_result(result, row_id, station=self.station, origin=origin, error_code=code, source=source)
+        reported = line_result(result, row_id, station=self.station, origin=origin, error_code=code, source=source)
+        if self.on_result is not None:
+            with contextlib.suppress(Exception):  # a viewer's fault must not cost the line its answer
+                self.on_result(result, reported)
+        return reported

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from .hub import Link
-from .outbox import Outbox
+from .outbox import QueuedLink
 from .payload import LineResult
 
 
@@ -18,24 +17,16 @@ class WebhookError(Exception):
     """The receiver answered, but not with 2xx."""
 
 
-class WebhookLink(Link):
+class WebhookLink(QueuedLink):
     """POST of the result JSON to ``config.webhook.url``."""
 
     name = "webhook"
+    sent_text = "delivered"
 
     def __init__(self, hub) -> None:
-        super().__init__(hub)
-        self.config = hub.config.webhook
+        config = hub.config.webhook
+        super().__init__(hub, config.retry_delay, config.retry_delay_max)
         self.client: httpx.AsyncClient | None = None
-        self.outbox = Outbox(
-            self._send,
-            size=hub.config.queue_size,
-            on_dropped=self.dropped,
-            on_sent=self._sent,
-            on_error=self._failed,
-            retry_delay=self.config.retry_delay,
-            retry_delay_max=self.config.retry_delay_max,
-        )
 
     async def start(self) -> None:
         self.client = httpx.AsyncClient(timeout=self.config.timeout)
@@ -48,10 +39,6 @@ class WebhookLink(Link):
             await self.client.aclose()
             self.client = None
 
-    async def publish(self, result: LineResult) -> None:
-        self.outbox.put(result)
-        self.update(queued=len(self.outbox))
-
     async def _send(self, result: LineResult) -> None:
         assert self.client is not None
         response = await self.client.post(
@@ -59,16 +46,3 @@ class WebhookLink(Link):
         )
         if not 200 <= response.status_code < 300:
             raise WebhookError(f"HTTP {response.status_code} from {self.config.url}")
-
-    def _sent(self, result: LineResult) -> None:
-        self.message(
-            f"delivered result {result.inspection_id}",
-            status="connected",
-            sent=self.state.sent + 1,
-            queued=len(self.outbox),
-            error="",
-        )
-
-    def _failed(self, exc: Exception) -> None:
-        reason = str(exc) or type(exc).__name__
-        self.update(status="error", error=f"{reason}; {len(self.outbox)} queued, retrying", queued=len(self.outbox))

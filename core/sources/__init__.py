@@ -7,7 +7,15 @@ Every source is a :class:`FrameSource`: ``open()``, then ``read()`` (or ``events
 source in its acquisition worker, the CLI and tests iterate it directly.
 """
 
-from core.sources.base import FrameSource, LoadProblem, SourceError, SourceEvent, SourceStatus, StatusKind
+from core.sources.base import (
+    FrameSource,
+    LoadProblem,
+    Reconnector,
+    SourceError,
+    SourceEvent,
+    SourceStatus,
+    StatusKind,
+)
 from core.sources.camera_settings import CameraSettings, TriggerMode
 from core.sources.cameras import camera_backends, camera_source, list_cameras
 from core.sources.folder import FileListSource, FolderSource, IndexedSource, PairedFolderSource
@@ -32,6 +40,7 @@ __all__ = [
     "IndexedSource",
     "LoadProblem",
     "PairedFolderSource",
+    "Reconnector",
     "SourceError",
     "SourceEvent",
     "SourceStatus",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -60,6 +60,50 @@ class SourceStatus:
 
 
 SourceEvent = Frame | LoadProblem | SourceStatus
+
+
+class Reconnector:
+    """How a live source that lost its device (a camera, a stream) tries again, so every such source reports
+    and waits alike: each failure gives a ``DISCONNECTED`` status with the delay before the next attempt, the
+    delay doubling from ``start`` up to ``maximum``; a delivered frame brings it back to ``start``. The first
+    connection is ``CONNECTED``, every later one ``RECONNECTED``."""
+
+    def __init__(self, start: float = 0.5, maximum: float = 10.0) -> None:
+        self.start = start
+        self.maximum = maximum
+        self.reset()
+
+    def reset(self) -> None:
+        """As after opening: no delay owed, the next connection is the first."""
+        self.delay = self.start
+        self.pending: float | None = None
+        self.connected_before = False
+
+    def lost(self, reason: str, source: str = "") -> SourceStatus:
+        """A failed or lost connection: the status to report; the next attempt waits its delay."""
+        delay = self.delay
+        self.pending = delay
+        self.delay = min(delay * 2, self.maximum)
+        return SourceStatus(StatusKind.DISCONNECTED, f"{reason}; retrying in {delay:g} s", source, delay)
+
+    def wait(self, sleep: Callable[[float], bool]) -> bool:
+        """Wait out the delay owed after a failure with ``sleep`` (True when stopped); True if stopped."""
+        if self.pending is None:
+            return False
+        if sleep(self.pending):
+            return True
+        self.pending = None
+        return False
+
+    def connected(self) -> StatusKind:
+        """A connection was made: CONNECTED the first time since opening, RECONNECTED after that."""
+        kind = StatusKind.RECONNECTED if self.connected_before else StatusKind.CONNECTED
+        self.connected_before = True
+        return kind
+
+    def frame(self) -> None:
+        """A frame arrived: the connection works, so the next loss starts from the shortest delay again."""
+        self.delay = self.start
 
 
 class FrameSource(ABC):

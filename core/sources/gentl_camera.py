@@ -9,7 +9,6 @@ it has no exposure, gain or trigger features, so those settings are reported as 
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from core.sources.industrial import (
     IndustrialCameraSource,
     _short,
     apply_settings,
+    release_quietly,
 )
 
 NOT_INSTALLED = "GenICam harvesters not installed (pip install harvesters genicam)"
@@ -222,10 +222,7 @@ class _GenTLDriver(CameraDriver):
     def close(self) -> None:
         acquirer = self.acquirer
         steps = (acquirer.stop, acquirer.destroy) if acquirer is not None else ()
-        for step in (*steps, self.harvester.reset):
-            # a vanished device refuses some of these; the handles are released regardless
-            with contextlib.suppress(Exception):
-                step()
+        release_quietly(*steps, self.harvester.reset)
 
 
 class GenTLCameraSource(IndustrialCameraSource):

@@ -2,26 +2,29 @@
 recipe's :class:`~core.sources.camera_settings.CameraSettings`, software triggers, and losing and finding the
 camera again.
 
-An industrial camera is a live :class:`~core.sources.base.FrameSource`: the acquisition worker reads it like
-a webcam (newest frame wins). A camera that is missing or disappears is reported ``DISCONNECTED`` with the
-delay before the next attempt and searched for again with exponential back-off (0.5 s doubling to 10 s), as
-:class:`~core.sources.video.VideoSource` does; when found it reports ``RECONNECTED`` with the settings applied
-again. A setting the camera refuses or lacks is reported once as an ``INFO`` status and the camera is used
-anyway. A back-end only describes its library (:class:`CameraDriver`); the waiting and reporting live here.
+An industrial camera is a live :class:`~core.sources.base.FrameSource`: the acquisition worker reads it like a
+webcam (newest frame wins). A camera that is missing or disappears is reported ``DISCONNECTED`` with the delay
+before the next attempt and searched for again with exponential back-off (0.5 s doubling to 10 s), by the same
+:class:`~core.sources.base.Reconnector` as :class:`~core.sources.video.VideoSource`; when found it reports
+``RECONNECTED`` with the settings applied again. A setting the camera refuses or lacks is reported once as an
+``INFO`` status and the camera is used anyway. A back-end only describes its library (:class:`CameraDriver`); the
+waiting and reporting live here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.data.io import load_image
 from core.errors import ImageLoadError
-from core.sources.base import FrameSource, LoadProblem, SourceEvent, SourceStatus, StatusKind
+from core.sources.base import FrameSource, LoadProblem, Reconnector, SourceEvent, SourceStatus, StatusKind
 from core.sources.camera_settings import BACKENDS, CameraSettings, TriggerMode
 from core.types import Frame
 
@@ -131,6 +134,14 @@ def apply_settings(features: FeatureAccess, s: CameraSettings) -> list[str]:
     return notes
 
 
+def release_quietly(*steps: Callable[[], object]) -> None:
+    """Run each step of releasing a camera, going on past any that fails: a removed device refuses some of
+    them, and the library's handles must be let go regardless."""
+    for step in steps:
+        with contextlib.suppress(Exception):
+            step()
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
@@ -186,15 +197,11 @@ class IndustrialCameraSource(FrameSource):
             raise ValueError(f"a {self.backend} camera source needs {self.backend} settings, not {settings.backend!r}")
         super().__init__(name or f"{settings.backend}:{settings.serial or 'first'}")
         self.settings = settings
-        self.backoff_start = backoff_start
-        self.backoff_max = backoff_max
+        self.backoff = Reconnector(backoff_start, backoff_max)
         self.frame_timeout = frame_timeout
         self.triggers_sent = 0
         self._driver_lock = threading.Lock()
         self._device: CameraDriver | None = None
-        self._delay = backoff_start
-        self._pending_wait: float | None = None
-        self._connected_before = False
         self._notes: list[str] = []
         self._count = 0
         self._last_frame = 0.0
@@ -251,7 +258,7 @@ class IndustrialCameraSource(FrameSource):
     # ---- protocol ----------------------------------------------------------------------------------------
     def _open(self) -> None:
         self._release()
-        self._delay, self._pending_wait, self._connected_before = self.backoff_start, None, False
+        self.backoff.reset()
         self._notes = []
 
     def _close(self) -> None:
@@ -265,16 +272,11 @@ class IndustrialCameraSource(FrameSource):
 
     def _disconnected(self, reason: str) -> SourceStatus:
         self._release()
-        delay = self._delay
-        self._pending_wait = delay
-        self._delay = min(delay * 2, self.backoff_max)
-        return SourceStatus(StatusKind.DISCONNECTED, f"{reason}; retrying in {delay:g} s", self.name, delay)
+        return self.backoff.lost(reason, self.name)
 
     def _connect(self) -> SourceStatus | None:
-        if self._pending_wait is not None:
-            if self._wait(self._pending_wait):
-                return None
-            self._pending_wait = None
+        if self.backoff.wait(self._wait):
+            return None
         try:
             device = self._driver()
         except CameraNotFound as exc:
@@ -283,8 +285,7 @@ class IndustrialCameraSource(FrameSource):
             return self._disconnected(f"cannot open {self.settings.describe()}: {_short(exc)}")
         with self._driver_lock:
             self._device = device
-        kind = StatusKind.RECONNECTED if self._connected_before else StatusKind.CONNECTED
-        self._connected_before = True
+        kind = self.backoff.connected()
         self._notes = list(device.notes)
         self._last_frame = time.monotonic()
         return SourceStatus(kind, f"{kind.value} to {device.info.label}", self.name)
@@ -316,7 +317,7 @@ class IndustrialCameraSource(FrameSource):
     def _frame(self, device: CameraDriver, image: np.ndarray) -> Frame | LoadProblem:
         index = self._count
         self._count += 1
-        self._delay = self.backoff_start
+        self.backoff.frame()
         self._last_frame = time.monotonic()
         ref = f"{device.info.serial}#{index}"
         try:

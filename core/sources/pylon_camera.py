@@ -8,8 +8,6 @@ line rehearsal run without hardware. Device removal is pylon's own ``IsCameraDev
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from core.sources.camera_settings import CameraSettings, TriggerMode, _version
@@ -23,6 +21,7 @@ from core.sources.industrial import (
     IndustrialCameraSource,
     _short,
     apply_settings,
+    release_quietly,
 )
 
 
@@ -157,10 +156,7 @@ class _PylonDriver(CameraDriver):
         return True
 
     def close(self) -> None:
-        for step in (self.camera.StopGrabbing, self.camera.Close, self.camera.DestroyDevice):
-            # a removed device refuses some of these; the handle is released regardless
-            with contextlib.suppress(Exception):
-                step()
+        release_quietly(self.camera.StopGrabbing, self.camera.Close, self.camera.DestroyDevice)
 
 
 class PylonCameraSource(IndustrialCameraSource):

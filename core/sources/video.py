@@ -22,7 +22,7 @@ import numpy as np
 
 from core.data.io import load_image
 from core.errors import ImageLoadError
-from core.sources.base import FrameSource, LoadProblem, SourceError, SourceEvent, SourceStatus, StatusKind
+from core.sources.base import FrameSource, LoadProblem, Reconnector, SourceError, SourceEvent, SourceStatus, StatusKind
 from core.types import Frame
 
 
@@ -75,15 +75,11 @@ class VideoSource(FrameSource):
         self.resolution = resolution
         self.loop = loop
         self.realtime = realtime
-        self.backoff_start = backoff_start
-        self.backoff_max = backoff_max
+        self.backoff = Reconnector(backoff_start, backoff_max)
         self.io_timeout = io_timeout
         self._cap: cv2.VideoCapture | None = None
         self._count = 0
         self._frames_this_pass = 0
-        self._delay = backoff_start
-        self._pending_wait: float | None = None
-        self._connected_before = False
         self._ended = False
         self._next_due = 0.0
         self._frame_interval = 0.0
@@ -120,8 +116,8 @@ class VideoSource(FrameSource):
 
     def _open(self) -> None:
         self._release()
-        self._delay, self._pending_wait, self._ended = self.backoff_start, None, False
-        self._connected_before = False
+        self.backoff.reset()
+        self._ended = False
         if self.live:
             return  # connected by the first read, which reports CONNECTED or DISCONNECTED
         if not Path(self.target).is_file():
@@ -141,21 +137,15 @@ class VideoSource(FrameSource):
 
     def _disconnected(self, reason: str) -> SourceStatus:
         self._release()
-        delay = self._delay
-        self._pending_wait = delay
-        self._delay = min(delay * 2, self.backoff_max)
-        return SourceStatus(StatusKind.DISCONNECTED, f"{reason}; retrying in {delay:g} s", self.name, delay)
+        return self.backoff.lost(reason, self.name)
 
     def _connect(self) -> SourceStatus:
-        if self._pending_wait is not None:
-            if self._wait(self._pending_wait):
-                return SourceStatus(StatusKind.INFO, "stopped", self.name)
-            self._pending_wait = None
+        if self.backoff.wait(self._wait):
+            return SourceStatus(StatusKind.INFO, "stopped", self.name)
         self._cap = self._capture()
         if self._cap is None:
             return self._disconnected(f"cannot open {self.label}")
-        kind = StatusKind.RECONNECTED if self._connected_before else StatusKind.CONNECTED
-        self._connected_before = True
+        kind = self.backoff.connected()
         self._frames_this_pass = 0  # the back-off resets on the first frame, not here: a camera that opens
         # but never delivers must not be retried every 0.5 s forever
         return SourceStatus(kind, f"{kind.value} to {self.label}{self._size_note()}", self.name)
@@ -192,7 +182,7 @@ class VideoSource(FrameSource):
     def _frame(self, frame: np.ndarray) -> Frame | LoadProblem:
         index = self._count
         self._count += 1
-        self._delay = self.backoff_start
+        self.backoff.frame()
         self._frames_this_pass += 1
         ref = str(self.target) if self.kind in ("file", "device") else self.label
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from core.lineio.camera_trigger import TriggeredFrames
 from llad_gui.workers.acquisition import AcquisitionWorker, SourceSpec
 from llad_gui.workers.inference import InferenceWorker, Mailbox
 
@@ -33,6 +34,7 @@ class InspectionRun(QObject):
         self.inference.failed.connect(self.failed)
         self.inference.start()
         self.acquisition: AcquisitionWorker | None = None
+        self.triggered = TriggeredFrames()  # hands a camera's frame to a line trigger (see LineIOController)
         self.spec: SourceSpec | None = None
 
     @property
@@ -59,6 +61,7 @@ class InspectionRun(QObject):
             return
         self.mailbox.clear()
         worker = AcquisitionWorker(source, self.mailbox)
+        worker.triggered = self.triggered
         worker.status.connect(self.status)
         worker.position.connect(self.position)
         worker.playing.connect(self.playing)

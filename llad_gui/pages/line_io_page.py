@@ -102,6 +102,14 @@ class LineIOPage(QWidget):
         self.station_name = QLineEdit()
         sform.addRow("Station name", self.station_name)
         sform.addRow("Trigger images", self.trigger_source)
+        self.camera_timeout = QDoubleSpinBox()
+        self.camera_timeout.setRange(0.1, 600.0)
+        self.camera_timeout.setSuffix(" s")
+        self.camera_timeout.setToolTip(
+            "With a camera on software trigger open on the Inspect page, a line trigger takes its picture; "
+            "no picture within this time is answered with error code 8"
+        )
+        sform.addRow("Camera timeout", self.camera_timeout)
 
         lower = QHBoxLayout()
         lower.addWidget(station, 1)
@@ -117,6 +125,7 @@ class LineIOPage(QWidget):
         self.title.setText(f"<b>Line I/O</b> · settings of {self.controller.key}")
         self.station_name.setText(config.station)
         self.trigger_source.setText(config.trigger_source)
+        self.camera_timeout.setValue(config.camera_timeout)
         for name, box in self.switches.items():
             box.blockSignals(True)
             box.setChecked(config.link(name).enabled)
@@ -156,6 +165,7 @@ class LineIOPage(QWidget):
         config = copy.deepcopy(self.controller.config)
         config.station = self.station_name.text().strip() or config.station
         config.trigger_source = self.trigger_source.text().strip()
+        config.camera_timeout = self.camera_timeout.value()
         section = config.link(self._shown)
         for name, editor in self._editors.items():
             if isinstance(editor, QCheckBox):

@@ -69,6 +69,7 @@ class AcquisitionWorker(QThread):
         self._interval = 0.0
         self._last: Frame | None = None
         self._capture = threading.Event()
+        self.triggered = None  # a TriggeredFrames: a line trigger waiting for this camera's frame takes it
         if self.indexed and not self._playing:
             self._commands.put(("step", 1.0))  # show the first image at once, before any later command
 
@@ -140,6 +141,8 @@ class AcquisitionWorker(QThread):
             if isinstance(event, SourceStatus):
                 self.status.emit(event)
                 continue
+            if isinstance(event, Frame) and self.triggered is not None and self.triggered.offer(event):
+                continue  # the line's picture: the line inspects it and the page shows that result
             if self._capture.is_set() and isinstance(event, Frame):
                 self._capture.clear()
                 self._deliver(event, wait)

@@ -123,6 +123,7 @@ class InferenceWorker(QThread):
         self.mailbox = mailbox
         self.save_images = True
         self.record = True
+        self.on_recorded = None  # (result, log row id), on this thread: the line links publish it
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -178,6 +179,8 @@ class InferenceWorker(QThread):
                     path = store.save(frame.image, result.category or "uncategorised", result.verdict)
                     saved = str(path or "")
             if self.record:
-                self.state.log.record(result, saved_image=saved)
+                row_id = self.state.log.record(result, saved_image=saved)
+                if self.on_recorded is not None:
+                    self.on_recorded(result, row_id)
         except Exception as exc:  # a full disk must not stop the line
             self.failed.emit(f"could not save or log the result: {exc}")

@@ -183,7 +183,7 @@ def test_a_missing_camera_is_retried_with_growing_delays_and_stop_ends_the_wait(
                 break
         assert delays == [0.05, 0.1, 0.2, 0.2]
         assert source.trigger() is False
-        source.backoff_start = source._delay = 30.0  # a long wait, ended by stop() from another thread
+        source.backoff.start = source.backoff.delay = 30.0  # a long wait, ended by stop() from another thread
         source.read()
         threading.Timer(0.2, source.stop).start()
         t0 = time.monotonic()

@@ -25,6 +25,7 @@ from core.sources import (
     HotFolderSource,
     LoadProblem,
     PairedFolderSource,
+    Reconnector,
     SourceError,
     SourceEvent,
     SourceStatus,
@@ -271,6 +272,29 @@ def test_an_unreachable_stream_backs_off_exponentially() -> None:
     gaps = np.diff(arrivals[1:])  # the first attempt is immediate, each further one waits the announced delay
     assert all(gap >= delay - 0.005 for gap, delay in zip(gaps, [0.05, 0.1, 0.2, 0.4, 0.4]))
     assert sum(gaps) < 5.0
+
+
+def test_the_reconnector_doubles_its_delay_resets_on_a_frame_and_waits_only_what_is_owed() -> None:
+    """The one back-off the video and industrial camera sources share (core.sources.base.Reconnector)."""
+    r = Reconnector(start=0.1, maximum=0.3)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> bool:
+        slept.append(seconds)
+        return False
+
+    assert r.wait(sleep) is False and slept == []  # nothing owed before a failure
+    assert r.connected() is StatusKind.CONNECTED and r.connected() is StatusKind.RECONNECTED
+    lost = [r.lost("no frames from camera 0", "camera:0") for _ in range(4)]
+    assert [s.retry_in for s in lost] == [0.1, 0.2, 0.3, 0.3]
+    message = "no frames from camera 0; retrying in 0.2 s"
+    assert lost[1] == SourceStatus(StatusKind.DISCONNECTED, message, "camera:0", 0.2)
+    assert r.wait(sleep) is False and r.wait(sleep) is False and slept == [0.3]  # the last delay, once
+    r.frame()
+    assert r.lost("lost", "x").retry_in == 0.1
+    assert r.wait(lambda seconds: True) is True and r.pending == 0.1  # stopped: still owed
+    r.reset()
+    assert r.pending is None and r.delay == 0.1 and r.connected() is StatusKind.CONNECTED
 
 
 @pytest.mark.parametrize("target", ["rtsp://127.0.0.1:9/live", "99"])

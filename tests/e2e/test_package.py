@@ -223,6 +223,7 @@ def test_selftest_from_a_copy(bundle, clean_env, tmp_path, pytestconfig):
     assert result["inference_graphs"] is True  # torch.jit traces and freezes inside the bundle too
     # the camera back-ends' libraries came along (packaging/hooks/, pypylon's contrib hook)
     assert result["cameras"]["basler"]["loaded"] and result["cameras"]["genicam"]["loaded"], result["cameras"]
+    assert result["cameras"]["basler"]["version"] and result["cameras"]["genicam"]["version"], result["cameras"]
 
     # Every library came from the copy or from the system's own folders, never the venv, the checkout or a CUDA
     # installation that a user's machine would not have.

@@ -21,6 +21,7 @@ def test_saved_per_key_and_read_back(tmp_path):
     a = LineConfig(station="press-1")
     a.modbus.enabled, a.modbus.port, a.modbus.buffer_results = True, 1502, True
     a.mqtt.enabled, a.mqtt.command_topic = True, "llad/{station}/command"
+    a.camera_timeout = 0.75
     store.save("press-1", a)
     b = LineConfig(station="bottles")
     b.webhook.enabled, b.webhook.url = True, "http://127.0.0.1:9000/hook"
@@ -43,6 +44,8 @@ def test_saved_per_key_and_read_back(tmp_path):
         (lambda c: setattr(c.modbus, "port", 70000), "not a TCP port"),
         (lambda c: setattr(c, "queue_size", 0), "queue_size"),
         (lambda c: setattr(c.mqtt, "qos", 3), "qos"),
+        (lambda c: setattr(c.rest, "port", -1), "rest: port -1"),
+        (lambda c: setattr(c, "camera_timeout", 0.0), "camera_timeout"),
     ],
 )
 def test_unusable_settings_are_refused(tmp_path, change, message):

@@ -5,68 +5,12 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-from pymodbus.client import ModbusTcpClient
-
-from core.lineio import ErrorCode, LineConfig
-from core.lineio.modbus import ACK, BUSY, ENABLE, ERROR, FAIL, PASS, READY, RESULT_VALID, TRIGGER, TRIGGER_ACK
+from core.lineio import ErrorCode
+from core.lineio.modbus import ACK, BUSY, ENABLE, ERROR, FAIL, PASS, READY, RESULT_VALID, TRIGGER
 from core.lineio.payload import VERDICT_CODES
 from core.sources.folder import FileListSource
 from core.types import Verdict
-from tests.core.lineio.support import Line, free_port, wait_for
-
-pytestmark = pytest.mark.dataset
-
-
-def modbus_config(buffer: bool = False) -> LineConfig:
-    config = LineConfig(station="cell-7")
-    config.modbus.enabled = True
-    config.modbus.port = free_port()
-    config.modbus.buffer_results = buffer
-    config.modbus.buffer_size = 2
-    return config
-
-
-class Plc:
-    """What a PLC program does, one rung a method, through a real Modbus TCP client."""
-
-    def __init__(self, port: int) -> None:
-        self.client = ModbusTcpClient("127.0.0.1", port=port, timeout=10)
-        assert self.client.connect()
-
-    def inputs(self) -> list[bool]:
-        return self.client.read_discrete_inputs(0, count=8).bits[:8]
-
-    def registers(self) -> list[int]:
-        return self.client.read_input_registers(0, count=8).registers
-
-    def coil(self, address: int, value: bool):
-        return self.client.write_coil(address, value)
-
-    def inspection_id(self) -> int:
-        r = self.registers()
-        return r[0] << 16 | r[1]
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def handshake(plc: Plc) -> tuple[list[bool], list[int]]:
-    """enable -> trigger -> trigger ack + busy -> drop trigger -> result valid -> read -> ack -> drop ack."""
-    wait_for(lambda: plc.inputs()[READY], what="ready")
-    assert not plc.coil(TRIGGER, True).isError()
-    seen = plc.inputs()
-    assert seen[TRIGGER_ACK] and not seen[READY]  # the trigger was taken; busy unless already finished
-    assert seen[BUSY] or seen[RESULT_VALID]
-    plc.coil(TRIGGER, False)
-    wait_for(lambda: not plc.inputs()[TRIGGER_ACK], what="trigger ack to drop")
-    inputs = wait_for(lambda: (i := plc.inputs())[RESULT_VALID] and i, what="result valid")
-    registers = plc.registers()
-    assert not inputs[BUSY] and inputs[READY]
-    plc.coil(ACK, True)
-    assert not plc.inputs()[RESULT_VALID]
-    plc.coil(ACK, False)
-    return inputs, registers
+from tests.core.lineio.support import Line, Plc, handshake, modbus_config, wait_for
 
 
 def test_full_handshake_ok_then_ng(line_predictor, parts, line_log):

@@ -16,8 +16,6 @@ from core.lineio import LineConfig
 from core.log import COLUMNS
 from tests.core.lineio.support import Line, free_port, wait_for
 
-pytestmark = pytest.mark.dataset
-
 
 class BrokerThread:
     """An amqtt broker on 127.0.0.1:``port`` with its own event loop thread."""

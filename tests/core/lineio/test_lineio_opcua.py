@@ -14,8 +14,6 @@ from core.lineio import LineConfig
 from core.types import Frame
 from tests.core.lineio.support import Line, free_port, wait_for
 
-pytestmark = pytest.mark.dataset
-
 NAMESPACE = "urn:llad-inspector:line"
 
 

@@ -15,8 +15,6 @@ from core.log import COLUMNS
 from core.types import Verdict
 from tests.core.lineio.support import Line, wait_for
 
-pytestmark = pytest.mark.dataset
-
 KEY = "s3cret-line-key"
 
 

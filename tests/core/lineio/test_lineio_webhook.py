@@ -4,52 +4,12 @@ down and delivered, in order, once it is up; and what a full queue drops is reco
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from core.lineio import LineConfig
 from core.log import COLUMNS
-from tests.core.lineio.support import Line, free_port, wait_for
-
-pytestmark = pytest.mark.dataset
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 that keeps every JSON body POSTed to it; can be stopped and started again."""
-
-    def __init__(self, port: int, status: int = 200) -> None:
-        self.port, self.status = port, status
-        self.bodies: list[dict] = []
-        self.server: ThreadingHTTPServer | None = None
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.status == 200:
-                    receiver.bodies.append(json.loads(body))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join()
-            self.server = None
+from tests.core.lineio.support import Line, Receiver, free_port, wait_for
 
 
 def webhook_config(port: int, queue: int = 100) -> LineConfig:
