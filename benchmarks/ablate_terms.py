@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from pathlib import Path
 
@@ -158,14 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="JSON file to write (outside the repository)")
-    args = p.parse_args(argv)
-    overrides = {} if args.steps is None else {"steps": args.steps}
-    results = {}
-    for name in args.sets:
-        results[name] = ablate_set(args.data / name, args.train, args.holdout, args.preset, args.seed, **overrides)
-        args.out.write_text(json.dumps(results, indent=1))
-    print(table(results))
-    return 0
+    from benchmarks.validate_lighting import run_over_sets
+
+    return run_over_sets(p.parse_args(argv), ablate_set, table)
 
 
 if __name__ == "__main__":

@@ -130,15 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--composites", type=int, help="swapped-in and re-finished composites each (default: the preset's)")
     p.add_argument("--out", type=Path, required=True, help="JSON file to write (write it outside the repository)")
-    args = p.parse_args(argv)
+    return run_over_sets(p.parse_args(argv), validate_set, table)
+
+
+def run_over_sets(args, per_set, make_table) -> int:
+    """``per_set`` (root, train, holdout, preset, seed, **overrides) for each of ``args.sets``, the results written
+    to ``args.out`` after each set, then ``make_table`` of them printed (this harness's and
+    :mod:`benchmarks.ablate_terms`'s command line)."""
     overrides = {} if args.steps is None else {"steps": args.steps}
-    if args.composites is not None:
+    if getattr(args, "composites", None) is not None:
         overrides |= {"swap_images": args.composites, "refinish_images": args.composites}
     results = {}
     for name in args.sets:
-        results[name] = validate_set(args.data / name, args.train, args.holdout, args.preset, args.seed, **overrides)
+        results[name] = per_set(args.data / name, args.train, args.holdout, args.preset, args.seed, **overrides)
         args.out.write_text(json.dumps(results, indent=1))
-    print(table(results))
+    print(make_table(results))
     return 0
 
 
