@@ -69,28 +69,6 @@ def without(term: str):
         ModeScoring.forward, ModeCalibration.level_factor = saved_forward, saved_factor
 
 
-def _views(held: list[Path], size: int, seed: int):
-    """Per condition, (good images, defective images, defect masks), each pair taken by one camera."""
-    from core.data.defects import synthetic_defect
-    from core.data.io import load_image
-    from core.data.sensor import render, sample_params
-    from core.preprocess import resize_rgb
-
-    rng = np.random.default_rng(seed)
-    good = [resize_rgb(load_image(p), size) for p in held]
-    pairs = [synthetic_defect(g, rng) for g in good]
-    bad, masks = [b for b, _ in pairs], [m for _, m in pairs]
-    out = {"well-lit": (good, bad, masks)}
-    for condition, family in (("train family", "train"), ("held-out family", "held_out")):
-        goods, bads = [], []
-        for k, (g, b) in enumerate(zip(good, bad)):
-            params = sample_params(rng, family)
-            goods.append(render(g, params, seed * 1000 + k))
-            bads.append(render(b, params, seed * 1000 + k + 500))
-        out[condition] = (goods, bads, masks)
-    return out
-
-
 def _measure(predictor, goods, bads, masks) -> dict:
     import cv2
 
@@ -112,7 +90,7 @@ def _measure(predictor, goods, bads, masks) -> dict:
 
 
 def ablate_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed: int, **overrides) -> dict:
-    from benchmarks.validate_lighting import _split
+    from benchmarks.validate_lighting import _split, _views
     from core.predictor import Predictor
     from core.training import preset, run_fit
 
@@ -120,7 +98,7 @@ def ablate_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed:
     model = run_fit(train, preset(preset_name, seed=seed, threads=2, **overrides))
     predictor = Predictor(model, device="cpu")
     predictor.detector.map_graphs = False  # the variants replace the scoring's Python function
-    views = _views(held, model.config.image_size, seed)
+    views = _views(held, model.config.image_size, seed, with_masks=True)
     result: dict = {}
     for variant in VARIANTS:
         with without(variant):

@@ -46,8 +46,9 @@ def _split(root: Path, n_train: int, n_holdout: int, seed: int):
     return train, held
 
 
-def _views(held: list[Path], size: int, seed: int):
-    """Per condition, (good images, defective images) of the held-out paths, each pair taken by one camera."""
+def _views(held: list[Path], size: int, seed: int, with_masks: bool = False):
+    """Per condition, (good images, defective images) of the held-out paths, each pair taken by one camera; with
+    ``with_masks``, (good, defective, the defects' masks)."""
     from core.data.defects import synthetic_defect
     from core.data.io import load_image
     from core.data.sensor import render, sample_params
@@ -55,7 +56,8 @@ def _views(held: list[Path], size: int, seed: int):
 
     rng = np.random.default_rng(seed)
     good = [resize_rgb(load_image(p), size) for p in held]
-    bad = [synthetic_defect(g, rng)[0] for g in good]
+    pairs = [synthetic_defect(g, rng) for g in good]
+    bad, masks = [b for b, _ in pairs], [m for _, m in pairs]
     out = {"well-lit": (good, bad)}
     for condition, family in (("train family", "train"), ("held-out family", "held_out")):
         goods, bads = [], []
@@ -64,7 +66,7 @@ def _views(held: list[Path], size: int, seed: int):
             goods.append(render(g, params, seed * 1000 + k))
             bads.append(render(b, params, seed * 1000 + k + 500))
         out[condition] = (goods, bads)
-    return out
+    return {c: (*v, masks) for c, v in out.items()} if with_masks else out
 
 
 def _measure(predictor, goods, bads) -> dict:
