@@ -1,7 +1,7 @@
 """Choose the lighting guard's range settings on validation data: how often does it send a frame to CHECK?
 
 The guard needs no network: its range is fitted on the lighting measured from calibration views, so this script
-repeats training's calibration rendering (:func:`core.training._as_lowlight`, ``calibration_views`` cameras per
+repeats training's calibration rendering (:func:`core.postprocess.views.as_lowlight`, ``calibration_views`` cameras per
 held-out image, low-light and well-lit modes) on a tenth of each set's ``train/good`` images, fits
 :class:`core.lighting.LightingRange` for each (quantile, margin) pair, and counts CHECK verdicts on frames of
 *other* ``train/good`` images:
@@ -32,9 +32,10 @@ from core.data.datasets import read_mvtec
 from core.data.io import load_image
 from core.data.sensor import render
 from core.lighting import LightingRange, measure
+from core.postprocess.views import as_lowlight
 from core.preprocess import lowlight_cutoff, mean_linear, resize_rgb
 from core.robustness import BASE
-from core.training import TrainConfig, _as_lowlight
+from core.training import TrainConfig
 from core.types import InputMode
 
 QUANTILES = (0.0, 0.005, 0.01, 0.02, 0.05)
@@ -70,12 +71,12 @@ def run_set(path: Path, frames: int, size: int, seed: int = 0) -> dict:
     for mode in (InputMode.LOWLIGHT, InputMode.WELLLIT):
         for im in hold:
             for _ in range(cfg.calibration_views):
-                seen.append(measure(resize_rgb(_as_lowlight(im, mode, cfg, rng, cutoff), size), welllit_mean))
+                seen.append(measure(resize_rgb(as_lowlight(im, mode, cfg, rng, cutoff), size), welllit_mean))
     test: dict[str, list] = {"train family": []}
     for im in others:  # the same mix of modes as calibration, other images, other cameras
         for mode in (InputMode.LOWLIGHT, InputMode.WELLLIT):
             test["train family"].append(
-                measure(resize_rgb(_as_lowlight(im, mode, cfg, rng, cutoff), size), welllit_mean)
+                measure(resize_rgb(as_lowlight(im, mode, cfg, rng, cutoff), size), welllit_mean)
             )
     for name, params in SUITE + BEYOND:
         test[name] = [measure(resize_rgb(render(im, params, rng), size), welllit_mean) for im in others]

@@ -1,0 +1,22 @@
+"""The benchmark scripts import against today's core: they are not run by the suite, so a renamed function in core
+would otherwise break them silently (benchmarks/choose_guard.py did when calibration moved to core.postprocess)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+SCRIPTS = sorted((REPO_ROOT / "benchmarks").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+def test_benchmark_script_imports(script: Path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(script.parent))  # as `python benchmarks/X.py` puts its folder first
+    spec = importlib.util.spec_from_file_location(f"bench_{script.stem}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # top-level imports and definitions only: each runs under `if __name__ == ...`
+    assert callable(getattr(module, "main", None)), f"{script.name} has no main()"
