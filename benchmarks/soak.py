@@ -249,6 +249,16 @@ def add_common_arguments(p: argparse.ArgumentParser, count: int, warmup: int) ->
     p.add_argument("--json", metavar="OUT", help="also write the JSON summary here")
 
 
+def prepare(args: argparse.Namespace, home: Path) -> tuple[int, int, dict]:
+    """Set torch's threads and make sure the soak category is trained; returns (count, warm-up, model summary)."""
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    count = max(1, args.count)
+    return count, max(1, min(args.warmup, count // 2)), ensure_model(home, args.data, args.train_images, args.steps)
+
+
 def make_home(arg: str | None) -> tuple[Path, bool]:
     """(home, temporary?) and point ``LLAD_HOME`` at it so nothing lands in the user's real data folder."""
     home = Path(arg).expanduser().resolve() if arg else Path(tempfile.mkdtemp(prefix="llad-soak-"))
@@ -310,7 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, home: Path) -> dict:
-    import torch
 
     from core.data.io import load_image
     from core.imagestore import ImageStore
@@ -320,11 +329,7 @@ def run(args: argparse.Namespace, home: Path) -> dict:
     from core.recipes import RecipeStore
     from core.types import Frame, Verdict
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    count = max(1, args.count)
-    warmup = max(1, min(args.warmup, count // 2))
-    model = ensure_model(home, args.data, args.train_images, args.steps)
+    count, warmup, model = prepare(args, home)
     recipe = RecipeStore(recipes_dir(home / "recipes")).get(CATEGORY)
     predictor = Predictor.from_recipe(recipe, device="cpu")
     paths = pick_test_images(args.data, args.images)
@@ -422,14 +427,19 @@ def run(args: argparse.Namespace, home: Path) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def soak_main(parser: argparse.ArgumentParser, run_soak, argv: list[str] | None) -> int:
+    """Parse ``argv``, run ``run_soak(args, home)`` in a scratch LLAD home (removed after), report; the exit code."""
+    args = parser.parse_args(argv)
     home, temporary = make_home(args.home)
     try:
-        summary = run(args, home)
+        summary = run_soak(args, home)
     finally:
         remove_home(home, temporary, args.keep)
     return report(summary, args.json, args.max_growth_mb)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return soak_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

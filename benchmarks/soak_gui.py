@@ -38,15 +38,13 @@ from soak import (
     CATEGORY,
     add_common_arguments,
     count_files,
-    ensure_model,
     environment,
     integrity_check,
-    make_home,
     memory_mb,
     ms_stats,
     pick_test_images,
-    remove_home,
-    report,
+    prepare,
+    soak_main,
 )
 
 TICK_MS = 10
@@ -196,7 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, home: Path) -> dict:
-    import torch
 
     from core.imagestore import ImageStore
     from core.log import InspectionLog
@@ -204,11 +201,7 @@ def run(args: argparse.Namespace, home: Path) -> dict:
     from llad_gui.app import build_window, make_application
     from llad_gui.workers.acquisition import SourceSpec
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    count = max(1, args.count)
-    warmup = max(1, min(args.warmup, count // 2))
-    model = ensure_model(home, args.data, args.train_images, args.steps)
+    count, warmup, model = prepare(args, home)
     parts = home / "parts"
     n_images = copy_parts(args.data, parts, args.images)
     db = log_path(home / "inspections.sqlite")
@@ -306,13 +299,7 @@ def run(args: argparse.Namespace, home: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    home, temporary = make_home(args.home)
-    try:
-        summary = run(args, home)
-    finally:
-        remove_home(home, temporary, args.keep)
-    return report(summary, args.json, args.max_growth_mb)
+    return soak_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,11 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSplitter,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -39,6 +37,7 @@ from core.evaluation_run import EvaluationRun, EvaluationSettings
 from core.threshold_advice import Suggestion, TradeOff, tradeoff_from_version
 from core.types import Thresholds
 from llad_gui.widgets.eval_results import ConfusionGrid, EvalRowsModel, OverlayDialog, SuggestPanel
+from llad_gui.widgets.layouts import row, splitter
 from llad_gui.widgets.lighting import LightingCombo
 from llad_gui.widgets.threshold_assistant import ThresholdAssistant
 from llad_gui.workers.evaluation import EvaluationWorker
@@ -121,10 +120,7 @@ class EvaluatePage(QWidget):
         top.addWidget(browse, 0, 5)
         top.addWidget(QLabel("Input mode"), 1, 0)
         top.addWidget(self.mode_combo, 1, 1)
-        lowlight = QHBoxLayout()
-        lowlight.addWidget(self.lowlight_check)
-        lowlight.addWidget(self.strength_spin)
-        lowlight.addStretch(1)
+        lowlight = row(self.lowlight_check, self.strength_spin)
         top.addLayout(lowlight, 1, 2, 1, 2)
         top.addWidget(self.run_button, 1, 4)
         top.addWidget(self.cancel_button, 1, 5)
@@ -142,9 +138,9 @@ class EvaluatePage(QWidget):
             value.setToolTip(tip)
             name = QLabel(label)
             name.setToolTip(tip)
-            row, col = i % ((len(METRICS) + 1) // 2), 2 * (i // ((len(METRICS) + 1) // 2))
-            metrics.addWidget(name, row, col)
-            metrics.addWidget(value, row, col + 1)
+            r, col = i % ((len(METRICS) + 1) // 2), 2 * (i // ((len(METRICS) + 1) // 2))
+            metrics.addWidget(name, r, col)
+            metrics.addWidget(value, r, col + 1)
             self.metric_labels[key] = value
         metrics.setColumnStretch(1, 1)
         metrics.setColumnStretch(3, 1)
@@ -208,14 +204,10 @@ class EvaluatePage(QWidget):
         rl2.setContentsMargins(0, 0, 0, 0)
         rl2.addWidget(results_box)
         rl2.addWidget(table_box, 1)
-        splitter = QSplitter()
-        splitter.addWidget(threshold_box)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([480, 800])
+        split = splitter([threshold_box, right], (0, 1), (480, 800))
         layout = QVBoxLayout(self)
         layout.addWidget(run_box)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(split, 1)
 
     # ---- running -------------------------------------------------------------------------------------
     def choose_folder(self) -> None:

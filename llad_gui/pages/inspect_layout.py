@@ -5,9 +5,10 @@ whose proportions are remembered. Layout only: :class:`~llad_gui.pages.inspect_p
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QStackedWidget, QVBoxLayout, QWidget
 
 from llad_gui.widgets.first_start import FirstStartGuide
+from llad_gui.widgets.layouts import remember_proportions, splitter
 from llad_gui.widgets.recent_results import RecentResults
 from llad_gui.widgets.result_view import ResultView
 from llad_gui.widgets.score_histogram import ScoreHistogram
@@ -36,24 +37,15 @@ class InspectLayout(QStackedWidget):
         self.histogram = ScoreHistogram()
         self.trend = ScoreTrend()
 
-        # three splitters; none lets a part collapse, so an error text in the view or a long table never takes the
-        # image's place
-        below = QSplitter(Qt.Orientation.Horizontal)
-        below.addWidget(self.recent)
-        below.addWidget(self.trend)
-        below.addWidget(self.histogram)  # here, not under the verdict: the side panel fits a 768-pixel panel
-        below.setSizes([340, 180, 300])
+        # three splitters (none lets a part collapse); the histogram is below the image, not under the verdict, so
+        # the side panel fits a 768-pixel panel
+        below = splitter([self.recent, self.trend, self.histogram], (0, 0, 0), (340, 180, 300))
         top = QWidget()
         tv = QVBoxLayout(top)
         tv.setContentsMargins(0, 0, 0, 0)
         tv.addWidget(self.view_controls)
         tv.addWidget(self.view, 1)
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(top)
-        left.addWidget(below)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 1)
-        left.setSizes([400, 190])
+        left = splitter([top, below], (3, 1), (400, 190), Qt.Orientation.Vertical)
         self.recent.setMinimumHeight(90)
         right = QWidget()
         right.setMinimumWidth(300)
@@ -65,14 +57,7 @@ class InspectLayout(QStackedWidget):
         rv.addWidget(box)
         rv.addStretch(1)
         self.side_panel = right
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([700, 320])
-        for s in (split, left, below):
-            s.setChildrenCollapsible(False)
+        split = splitter([left, right], (3, 1), (700, 320))
         self.splitters = {"inspect/split": split, "inspect/left": left, "inspect/below": below}
 
         work = QWidget()
@@ -87,8 +72,5 @@ class InspectLayout(QStackedWidget):
 
     def remember_proportions(self, settings) -> None:
         """Restore each splitter's saved proportions from ``settings`` and save them whenever one moves."""
-        for key, splitter in self.splitters.items():
-            saved = settings.value(key)
-            if saved is not None:
-                splitter.restoreState(saved)
-            splitter.splitterMoved.connect(lambda *_, k=key, sp=splitter: settings.setValue(k, sp.saveState()))
+        for key, split in self.splitters.items():
+            remember_proportions(split, settings, key)

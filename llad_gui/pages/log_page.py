@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,36 +31,28 @@ from PySide6.QtWidgets import (
 
 from core.errors import LladError
 from core.types import Verdict
+from llad_gui.resources import palette
+from llad_gui.widgets.rows_model import RowsTableModel
 from llad_gui.widgets.verdict_panel import verdict_word
 
 PAGE = 200
 POLL_MS = 2000
 COLUMNS = ("Time", "Category", "Model", "Score", "Verdict", "Operator note", "Mode", "Source", "Image")
-VERDICT_COLORS = {"OK": QColor(30, 130, 60), "NG": QColor(190, 30, 30), "UNCERTAIN": QColor(200, 120, 0)}
 MODE_NAMES = {"lowlight": "low-light", "welllit": "well-lit", "paired": "paired"}
 OPPOSITE = {Verdict.OK: Verdict.NG, Verdict.NG: Verdict.OK, Verdict.UNCERTAIN: Verdict.OK}
 
 
-class LogTableModel(QAbstractTableModel):
+class LogTableModel(RowsTableModel):
     """Rows of the log matching ``filters``, newest first, fetched ``PAGE`` at a time."""
+
+    columns = COLUMNS
 
     def __init__(self, log, parent=None) -> None:
         super().__init__(parent)
         self.log = log
+        self._verdict_brushes = {k: QBrush(QColor(v)) for k, v in palette()["verdict"].items()}
         self.filters: dict = {}
-        self.rows = []
         self.total = 0
-
-    def rowCount(self, parent=None) -> int:  # noqa: N802 - Qt override
-        return 0 if parent is not None and parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=None) -> int:  # noqa: N802 - Qt override
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802 - Qt override
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
 
     def canFetchMore(self, parent=QModelIndex()) -> bool:  # noqa: N802, B008 - Qt override
         return len(self.rows) < self.total
@@ -106,7 +98,7 @@ class LogTableModel(QAbstractTableModel):
                 Path(r.image_ref).name if r.image_ref else "",
             )[c]
         if role == Qt.ItemDataRole.ForegroundRole and c == 4:
-            return QBrush(VERDICT_COLORS.get(r.final_verdict.value, QColor(0, 0, 0)))
+            return self._verdict_brushes.get(r.final_verdict.value)
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = [r.image_ref or "(no image reference)"]
             if r.saved_image:

@@ -14,13 +14,14 @@ even when the toolbar switched to another one; a note says so.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGroupBox, QLabel, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QMessageBox, QVBoxLayout, QWidget
 
 from core.errors import LladError
 from core.training import MIN_GOOD_SAMPLES, TrainConfig, preset
 from core.training_words import duration_text
 from llad_gui.pages.train_samples import SamplesPanel
 from llad_gui.widgets.categories import CategoryPanel
+from llad_gui.widgets.layouts import remember_proportions, splitter
 from llad_gui.widgets.new_model_box import NewModelBox
 from llad_gui.widgets.training_panel import TrainingPanel
 from llad_gui.widgets.versions_table import VersionsBox
@@ -114,27 +115,15 @@ class TrainPage(QWidget):
         rl.addWidget(self.train_box, 3)
         rl.addWidget(self.new_model)
         rl.addWidget(self.versions_box, 2)
-        splitter = QSplitter()
-        splitter.addWidget(cat_box)
-        splitter.addWidget(self.samples_box)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setStretchFactor(2, 1)
-        splitter.setSizes([200, 380, 440])
-        splitter.setChildrenCollapsible(False)
-        self.splitter = splitter
-        saved = self.state.settings.value("train/split")
-        if saved is not None:
-            splitter.restoreState(saved)
-        splitter.splitterMoved.connect(lambda *_: self.state.settings.setValue("train/split", splitter.saveState()))
+        self.splitter = splitter([cat_box, self.samples_box, right], (0, 1, 1), (200, 380, 440))
+        remember_proportions(self.splitter, self.state.settings, "train/split")
         self.notice = QLabel()
         self.notice.setObjectName("bannerInfo")
         self.notice.setWordWrap(True)
         self.notice.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self.notice)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
 
     # ---- category ------------------------------------------------------------------------------------
     def _category_changed(self, name: str) -> None:

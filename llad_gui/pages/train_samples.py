@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QFileDialog, QGroupBox, QLabel, QMessageBox, QPushButton, QVBoxLayout
 
 from core.data.datasets import read_paired
 from core.data.io import list_images
@@ -20,6 +20,7 @@ from core.errors import LladError
 from core.training import MIN_GOOD_SAMPLES
 from core.types import Frame
 from llad_gui.widgets.gallery import SampleGallery
+from llad_gui.widgets.layouts import row
 from llad_gui.workers.tasks import run_in_pool
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)"
@@ -44,10 +45,7 @@ class SamplesPanel(QGroupBox):
         hint.setObjectName("hint")
         hint.setWordWrap(True)
         self.gallery = SampleGallery()
-        top = QHBoxLayout()
-        top.addWidget(self.import_button)
-        top.addWidget(self.add_files_button)
-        top.addStretch(1)
+        top = row(self.import_button, self.add_files_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(hint)

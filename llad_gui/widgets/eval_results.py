@@ -10,14 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
     QDoubleSpinBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -28,6 +27,8 @@ from PySide6.QtWidgets import (
 from core.evaluation import ImageRow
 from core.types import Thresholds, Verdict
 from llad_gui.resources import palette
+from llad_gui.widgets.layouts import row
+from llad_gui.widgets.rows_model import RowsTableModel
 
 COLUMNS = ("File", "Type", "Score", "Verdict")
 CONFUSION_TIPS = {
@@ -38,8 +39,10 @@ CONFUSION_TIPS = {
 }
 
 
-class EvalRowsModel(QAbstractTableModel):
+class EvalRowsModel(RowsTableModel):
     """The evaluated images; verdicts are re-decided from the scores whenever the thresholds change."""
+
+    columns = COLUMNS
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -48,17 +51,6 @@ class EvalRowsModel(QAbstractTableModel):
         colours = palette()
         self._verdict_brushes = {k: QBrush(QColor(v)) for k, v in colours["verdict"].items()}
         self._wrong_brush = QBrush(QColor(colours["wrong_row"]))
-
-    def rowCount(self, parent=None) -> int:  # noqa: N802 - Qt override
-        return 0 if parent is not None and parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=None) -> int:  # noqa: N802 - Qt override
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802 - Qt override
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
 
     def verdict(self, row: ImageRow) -> str:
         return self.thresholds.decide(row.score).value
@@ -174,13 +166,8 @@ class SuggestPanel(QWidget):
         self.suggestion_label.setWordWrap(True)
         self.apply_button = QPushButton("Apply")
         self.apply_button.setToolTip("Use this image threshold for inspection (pixel threshold and band are kept)")
-        frr_row = QHBoxLayout()
-        frr_row.addWidget(self.frr_radio)
-        frr_row.addWidget(self.frr_spin)
-        frr_row.addStretch(1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.suggest_button)
-        buttons.addStretch(1)
+        frr_row = row(self.frr_radio, self.frr_spin)
+        buttons = row(self.suggest_button)
         buttons.addWidget(self.apply_button)
         layout = QVBoxLayout(self)
         layout.addLayout(frr_row)

@@ -6,11 +6,12 @@ belongs to, which need not be the toolbar's."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QVBoxLayout
 
 from core.threshold_advice import tradeoff_from_calibration
 from core.training_words import summary_sentences
 from core.types import Thresholds
+from llad_gui.widgets.layouts import row
 from llad_gui.widgets.threshold_assistant import ThresholdAssistantDialog
 
 
@@ -38,9 +39,7 @@ class NewModelBox(QGroupBox):
         self.assistant_button = QPushButton("Threshold assistant…")
         self.assistant_button.setToolTip("Good parts rejected against synthetic defects caught, for this version")
         self.assistant_button.clicked.connect(self.assistant_dialog.show)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.assistant_button)
-        buttons.addStretch(1)
+        buttons = row(self.assistant_button)
         buttons.addWidget(self.activate_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)

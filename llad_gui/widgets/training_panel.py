@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgre
 
 from core.training import PRESETS, TrainEvent
 from core.training_words import progress_percent, progress_text
+from llad_gui.widgets.layouts import row
 from llad_gui.widgets.loss_plot import LossPlot
 
 PRESET_CHOICES = (
@@ -45,17 +46,14 @@ class TrainingPanel(QGroupBox):
         self.status.setWordWrap(True)
         self.loss_plot = LossPlot()
 
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Preset"))
-        row.addWidget(self.preset_combo, 1)
-        row.addWidget(self.train_button)
-        row.addWidget(self.cancel_button)
-        more = QHBoxLayout()  # a second row: one row of five buttons is wider than the column on a 1024 px panel
-        more.addWidget(self.topup_button)
-        more.addWidget(self.mask_button)
-        more.addStretch(1)
+        first = QHBoxLayout()
+        first.addWidget(QLabel("Preset"))
+        first.addWidget(self.preset_combo, 1)
+        first.addWidget(self.train_button)
+        first.addWidget(self.cancel_button)
+        more = row(self.topup_button, self.mask_button)  # one row of five buttons is wider than a 1024 px column
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addLayout(first)
         layout.addLayout(more)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
