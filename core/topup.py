@@ -2,9 +2,11 @@
 
 When an operator adds a few new good samples (a new batch of material, a moved lamp), a full retrain costs many
 minutes. A top-up starts the network's trainable weights from the active version, runs a few steps on all the
-category's samples at a lower learning rate, and recalibrates every term and threshold from scratch (calibration
-is what makes the new samples count: they are held out first, so the thresholds are set on them). The result is
-saved as a new version like any training, so rollback is activating the previous one.
+category's samples at a lower learning rate, and recalibrates every term and threshold (calibration is what makes
+the new samples count: they are held out first, so the thresholds are set on them). The foreign-region heads, the
+slowest part of calibration, read only the frozen encoder's features: they are kept from the version and only
+rescaled for the fine-tuned network's map, unless the inspection mask changed since (then they are fitted anew).
+The result is saved as a new version like any training, so rollback is activating the previous one.
 
 The same :func:`core.training.fit` runs, so progress, cancel and the inspection mask behave as in training.
 """
@@ -54,7 +56,10 @@ def plan_topup(recipe, steps: int = TOPUP_STEPS, base: TrainedModel | None = Non
     if not new:
         raise RecipeError(f"no new good samples since {version} was trained: nothing to top up")
     cfg = replace(base.config, steps=int(steps), lr=base.config.lr * TOPUP_LR_SCALE, seed=base.config.seed + 1)
-    kwargs = {"roi": recipe.roi(), "start_from": base.net, "holdout_first": new}
+    roi = recipe.roi()
+    kwargs = {"roi": roi, "start_from": base.net, "holdout_first": new}
+    if base.stats.get("roi") == (None if roi is None or roi.is_empty else roi.to_dict()):
+        kwargs["keep_heads"] = base.post  # the heads saw images masked as now: kept, only rescaled
     return TopUpPlan(version, cfg, new, kwargs, bool(base.stats.get("lowlight_only", False)))
 
 

@@ -103,11 +103,13 @@ def fit(
     roi=None,
     start_from: LowLightAnomalyNet | None = None,
     holdout_first: Sequence[str] = (),
+    keep_heads: PostProcessor | None = None,
 ) -> Generator[TrainEvent, None, TrainedModel]:
     """Train a network on good ``samples`` and calibrate its post-processor; see the module docstring. ``roi``: the
     category's :class:`~core.roi.RoiMask` (outside it every image is filled and the map ignored); ``start_from``: a
     trained network whose trainable weights the steps start from (top-up, :mod:`core.topup`); ``holdout_first``:
-    sample names held out for calibration before any other."""
+    sample names held out for calibration before any other; ``keep_heads``: a post-processor whose fitted
+    foreign-region heads calibration keeps, rescaled (top-up)."""
     cfg = config or TrainConfig()
     t0 = time.perf_counter()
     if cfg.threads:
@@ -163,6 +165,7 @@ def fit(
         cancel=cancel,
         calibration_defects=calibration_defects,
         roi=roi,
+        keep_heads=keep_heads,
     )
     modes = calibrated_modes(holdout, lowlight_only)
     cal = post.modes[modes[0].value]
@@ -187,6 +190,7 @@ def fit(
         "roi": None if roi is None or roi.is_empty else roi.to_dict(),
         "sample_names": sorted(it.name for it in items),
         "holdout_names": sorted(it.name for it in holdout),
+        "foreign_region_kept": keep_heads is not None,
     }
     model = TrainedModel(net, post, cfg, welllit_mean, stats, InputMode.LOWLIGHT, lowlight_below)
     release_free_memory()  # calibration's composites and features, freed

@@ -275,6 +275,16 @@ class ForeignRegion(MapTerm):
                     sched.step()
         self.head.eval()
         self.views.fill_(len(_MIRRORS))
+        self.fitted.fill_(1.0)  # for rescale; _set_scale sets it too
+        self.rescale(held, map_spread, self.default_weight if weight is None else weight)
+
+    def rescale(self, held: torch.Tensor, map_spread: float, weight: float | None = None) -> None:
+        """Set only the z-score and the map scale of a fitted head, from ``held`` (:meth:`inputs` of good images it
+        did not learn from) and the map's spread: what a top-up refits when the head itself is kept (it reads the
+        frozen encoder's features only, so a fine-tuned network leaves it valid). ``weight``: the head's as fitted
+        unless given."""
+        if not self.is_fitted:
+            raise ValueError(f"this {self.label} is not fitted: nothing to rescale")
         with torch.no_grad():
             logits = torch.cat([self._logit(self.head_input(chunk.float())) for chunk in held.split(64)])
-        self._set_scale(logits, map_spread, weight)
+        self._set_scale(logits, map_spread, float(self.norm[3]) if weight is None else weight)

@@ -22,6 +22,7 @@ Last, the lighting range of every view seen is the lighting guard's. Cancel is c
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Generator, Sequence
 from dataclasses import replace
 
@@ -83,10 +84,13 @@ def calibrate(
     cancel: Cancel = None,
     calibration_defects: int = 24,
     roi=None,
+    keep_heads: PostProcessor | None = None,
 ) -> Generator[TrainEvent, None, None]:
     """Fit every stage of ``post`` (whose scoring ``detector`` runs) for each calibrated mode, then its lighting
     range; see the module docstring. ``lowlight_below``: automatic mode's cut-off (``None``: half the well-lit
-    mean); ``roi``: the category's :class:`~core.roi.RoiMask`. Yields ``"calibrate"`` events."""
+    mean); ``roi``: the category's :class:`~core.roi.RoiMask`; ``keep_heads``: a post-processor (of the version a
+    top-up starts from) whose fitted foreign-region heads are kept, only their scale refitted. Yields
+    ``"calibrate"`` events."""
     yield TrainEvent("calibrate", 0, len(holdout), message=f"calibrating on {len(holdout)} held-out good images")
     modes = calibrated_modes(holdout, lowlight_only)
     cal_rng = np.random.default_rng(cfg.seed + 1)
@@ -100,7 +104,10 @@ def calibrate(
     for index, mode in enumerate(modes):
         check_cancel(cancel)
         views = _ModeViews(detector, mode, cfg, welllit_mean, cutoff, cal_rng, cancel)
-        seen_light += yield from _fit_mode(views, post, base_items, density_items, holdout, defects, index, modes, roi)
+        keep = _kept_head(keep_heads, mode)
+        seen_light += yield from _fit_mode(
+            views, post, base_items, density_items, holdout, defects, index, modes, roi, keep
+        )
         yield TrainEvent("calibrate", index + 1, len(modes), message=f"calibrated {mode.label}")
     post.lighting = LightingRange.fit(seen_light, cfg.lighting_margin, cfg.lighting_quantile)
     if not lowlight_only:  # every training image's exposure was seen well-lit, not only the held-out ones'
@@ -124,7 +131,15 @@ class _ModeViews:
         return score_views(self.detector, checked(views, self.cancel), self.mode, self.cfg, self.welllit_mean)
 
 
-def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, index, modes, roi):
+def _kept_head(keep_heads: PostProcessor | None, mode: InputMode):
+    """``keep_heads``' fitted foreign-region head of ``mode``, or None (nothing to keep: fit one)."""
+    if keep_heads is None or keep_heads.scoring is None or mode.value not in keep_heads.scoring:
+        return None
+    head = keep_heads.stage(mode, "foreign_region")
+    return head if head.is_fitted else None
+
+
+def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, index, modes, roi, keep=None):
     """Fit one mode's stages in order (see the module docstring); returns the lighting of its good views."""
     cfg, mode, s = v.cfg, v.mode, v.scoring
     base_views = [v.view(it) for it in base_items]
@@ -151,7 +166,9 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
     s.floor.fit(torch.from_numpy(map_pixels))
     del map_pixels
     s.region_contrast.fit(coarse, map_spread, seed=cfg.seed)
-    if cfg.swap_images + cfg.refinish_images > 0 and len(coarse) >= s.foreign_region.min_images:
+    if keep is not None and len(coarse) >= s.foreign_region.min_images:
+        _keep_foreign_region(v, keep, (fine, coarse, levels), map_spread)
+    elif cfg.swap_images + cfg.refinish_images > 0 and len(coarse) >= s.foreign_region.min_images:
         message = f"{mode.label}: learning what a swapped-in or re-finished region looks like"
         yield TrainEvent("calibrate", index, len(modes), message=message)
         _fit_foreign_region(v, density_items[: len(coarse)], (fine, coarse, levels), map_spread)
@@ -197,6 +214,19 @@ def _synthetic_defects(holdout, count: int, welllit_mean: float, rng: np.random.
             image, mask = roi.fill_outside(image), mask * roi.rasterize(*mask.shape)
         defects.append((image, mask))
     return defects
+
+
+def _keep_foreign_region(v: _ModeViews, keep, features, map_spread: float) -> None:
+    """The mode's foreign-region head becomes a copy of ``keep`` (a fitted one), rescaled on the held-out part of
+    this calibration's images (``features`` as in :func:`_fit_foreign_region`) and the new network's map spread.
+    The head reads only the frozen encoder's features, so it stays valid for a fine-tuned network; what changes is
+    the map it is added to."""
+    fine, coarse, levels = features
+    foreign = v.scoring.foreign_region = copy.deepcopy(keep)  # its settings too, as the kept version saved them
+    _, held_index = held_out_split(len(coarse), foreign.holdout, torch.Generator().manual_seed(v.cfg.seed))
+    with torch.no_grad():
+        held = foreign.inputs((fine[held_index], coarse[held_index]), levels[held_index])
+    foreign.rescale(held, map_spread)
 
 
 def _fit_foreign_region(v: _ModeViews, items: Sequence[TrainItem], features, map_spread: float) -> None:

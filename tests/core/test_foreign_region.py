@@ -318,3 +318,21 @@ def test_a_head_that_takes_the_light_level_learns_it_and_needs_the_image_as_capt
     inside = dark_region[0, 0] < 0
     assert float((dark - flat)[0, 0][inside].mean()) > 1.0  # the darker region raises the logit there
     assert float(dark[0, 0][inside].mean()) > float(dark[0, 0][~inside].mean()) + 1.0  # most there
+
+
+def test_rescale_keeps_the_head_and_sets_its_scale_from_new_good_images_and_map_spread():
+    """What a top-up refits of a kept head: the z-score and the map scale, from other good images and another
+    map spread; the head's weights, projections and weight in the map stay as they were."""
+    g = torch.Generator().manual_seed(3)
+    head = _fitted(g, weight=0.7)
+    with pytest.raises(ValueError, match="not fitted"):
+        ForeignRegion(CHANNELS).rescale(head.inputs(_features(4, g)), 0.5)
+    weights = {k: v.clone() for k, v in head.state_dict().items() if k.startswith("head.")}
+    brighter = head.inputs([f * 1.5 + 0.3 for f in _features(6, g)])  # good images unlike the ones it was fitted on
+    head.rescale(brighter, map_spread=2.0)
+    assert all(torch.equal(head.state_dict()[k], v) for k, v in weights.items())
+    with torch.no_grad():
+        logits = head._logit(head.head_input(brighter))
+    mean, spread_, map_spread, weight = (float(x) for x in head.norm)
+    assert mean == pytest.approx(float(logits.mean()), rel=1e-5)
+    assert map_spread == 2.0 and weight == pytest.approx(0.7)

@@ -7,6 +7,7 @@ import torch
 
 from core.errors import RecipeError
 from core.model.net import LowLightAnomalyNet, NetConfig
+from core.roi import RoiMask, rectangle
 from core.topup import TRAINED_PARTS, plan_topup, run_topup, trainable_state
 
 
@@ -50,6 +51,33 @@ def test_topup_starts_from_the_active_weights_and_calibrates_on_the_new_samples(
     fresh = trainable_state(LowLightAnomalyNet(NetConfig(image_size=trained.config.image_size)))
     moved, fresh_gap = _distance(after, before), _distance(fresh, before)
     assert 0 < moved < 0.2 * fresh_gap
+
+    # the foreign-region heads read only the frozen encoder's features: kept, and only rescaled for the new map
+    assert saved.stats["foreign_region_kept"] is True
+    for mode in saved.post.modes:
+        kept, base = saved.post.stage(mode, "foreign_region"), trained.post.stage(mode, "foreign_region")
+        assert _heads_equal(kept, base)
+        assert float(kept.norm[2]) != float(base.norm[2])  # the map spread of the fine-tuned network
+
+
+def _heads_equal(a, b) -> bool:
+    return all(torch.equal(a.state_dict()[k], v) for k, v in b.state_dict().items() if k != "norm")
+
+
+@pytest.mark.timeout(1800)
+def test_a_topup_after_the_mask_changed_fits_its_heads_anew(generated, store, trained):
+    """A head learnt on images masked otherwise would look at fills it never saw: a changed mask refits it."""
+    recipe = store.create("masked")
+    recipe.import_samples([s.path for s in generated.train[:20]])
+    recipe.save_version(trained, activate=True)
+    recipe.import_samples([s.path for s in generated.train[20:24]])
+    recipe.set_roi(RoiMask((rectangle(0.0, 0.0, 0.8, 1.0),)))
+    plan = plan_topup(recipe, steps=2)
+    assert "keep_heads" not in plan.fit_kwargs
+    _, topped = run_topup(recipe, steps=2)
+    assert topped.stats["foreign_region_kept"] is False
+    mode = next(iter(topped.post.modes))
+    assert not _heads_equal(topped.post.stage(mode, "foreign_region"), trained.post.stage(mode, "foreign_region"))
 
 
 def test_topup_needs_an_active_version(store):
