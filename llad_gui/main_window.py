@@ -54,6 +54,17 @@ def scrolled(page: QWidget) -> QScrollArea:
     return area
 
 
+TOOLBAR_TEXT = {
+    "open": "Image…",
+    "open_folder": "Folder…",
+    "capture": "Inspect",
+    "play": "Play / pause",
+    "snapshot": "Snapshot",
+    "overlay": "Heatmap",
+    "add_good": "+ Good sample",
+}
+"""The toolbar's words for its actions (the menus keep the full ones)."""
+
 class MainWindow(QMainWindow):
     """Pages in tabs (Inspect, Train, Evaluate, Log); the Inspect page's actions live in the menus."""
 
@@ -216,7 +227,8 @@ class MainWindow(QMainWindow):
         self.category_combo = CategoryCombo(self.state)
         bar.addWidget(self.category_combo)
         bar.addSeparator()
-        for key in ("open", "open_folder", "capture", "play", "snapshot", "overlay", "add_good"):
+        for key, short in TOOLBAR_TEXT.items():  # short words: all seven fit beside the category on a 1024 px panel
+            self.actions_by_name[key].setIconText(short)
             bar.addAction(self.actions_by_name[key])
         self.addToolBar(bar)
 

@@ -5,7 +5,7 @@ area's size, and the splitters' proportions come back after a restart."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRect
-from PySide6.QtWidgets import QAbstractButton
+from PySide6.QtWidgets import QAbstractButton, QToolBar
 
 from llad_gui.workers.acquisition import SourceSpec
 
@@ -55,6 +55,9 @@ def test_every_page_fits_1024_by_768(qtbot, gui_home):
             for b in buttons:
                 name = b.text() if isinstance(b, QAbstractButton) else type(b).__name__
                 assert _inside(window, b), f"{title}: {name} is not visible"
+        bar = window.findChild(QToolBar, "mainToolbar")
+        hidden = [a.text() for a in bar.actions() if a.isVisible() and not _inside(window, bar.widgetForAction(a))]
+        assert not hidden, f"toolbar actions behind the overflow arrow at 1024 px: {hidden}"
         verdict = window.inspect.verdict
         window.show_page("Inspect")
         assert verdict.score.geometry().top() >= verdict.verdict.geometry().bottom(), "score overlaps the verdict"
