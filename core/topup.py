@@ -2,8 +2,9 @@
 
 When an operator adds a few new good samples (a new batch of material, a moved lamp), a full retrain costs many
 minutes. A top-up starts the network's trainable weights from the active version, runs a few steps on all the
-category's samples at a lower learning rate, and recalibrates every term and threshold (calibration is what makes
-the new samples count: they are held out first, so the thresholds are set on them). The foreign-region heads, the
+category's samples at a lower learning rate, and recalibrates every term and threshold (the held-out images take the
+new samples in their share, and old ones the version was not trained on, so the thresholds see the new batch and
+the old alike, on images the fine-tuned network has not learnt). The foreign-region heads, the
 slowest part of calibration, read only the frozen encoder's features: they are kept from the version and only
 rescaled for the fine-tuned network's map, unless the inspection mask changed since (then they are fitted anew).
 The result is saved as a new version like any training, so rollback is activating the previous one.
@@ -57,7 +58,8 @@ def plan_topup(recipe, steps: int = TOPUP_STEPS, base: TrainedModel | None = Non
         raise RecipeError(f"no new good samples since {version} was trained: nothing to top up")
     cfg = replace(base.config, steps=int(steps), lr=base.config.lr * TOPUP_LR_SCALE, seed=base.config.seed + 1)
     roi = recipe.roi()
-    kwargs = {"roi": roi, "start_from": base.net, "holdout_first": new}
+    unseen = base.stats.get("holdout_names", [])  # old samples the version's network never trained on
+    kwargs = {"roi": roi, "start_from": base.net, "new_samples": new, "unseen_samples": unseen}
     if base.stats.get("roi") == (None if roi is None or roi.is_empty else roi.to_dict()):
         kwargs["keep_heads"] = base.post  # the heads saw images masked as now: kept, only rescaled
     return TopUpPlan(version, cfg, new, kwargs, bool(base.stats.get("lowlight_only", False)))

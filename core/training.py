@@ -92,6 +92,24 @@ def image_density_needs(cfg: TrainConfig, limit: int = 100_000) -> tuple[int | N
     return some, full
 
 
+def holdout_order(order: np.ndarray, is_new: Sequence[bool], n_hold: int, unseen: Sequence[bool] = ()) -> np.ndarray:
+    """``order`` (a permutation of the items) rearranged so that its first ``n_hold`` (the held-out images) take
+    the new items (``is_new``) in their share of all, at least one where there are any, and old ones for the rest,
+    those ``unseen`` (never trained on by the network a top-up starts from) first; without new items, ``order``
+    unchanged. Thresholds set on a new batch alone fit that batch, not the part; set on images the network was
+    trained on, they are too low for every part it was not."""
+    new = [int(i) for i in order if is_new[i]]
+    if not new:
+        return np.asarray(order, dtype=int)
+    fresh = set(i for i, u in enumerate(unseen) if u)
+    old = [int(i) for i in order if not is_new[i] and i in fresh] + [
+        int(i) for i in order if not is_new[i] and i not in fresh
+    ]
+    k = min(len(new), max(1, round(n_hold * len(new) / len(order))), n_hold)
+    k = max(k, n_hold - len(old))
+    return np.array(new[:k] + old[: n_hold - k] + old[n_hold - k :] + new[k:], dtype=int)
+
+
 def fit(
     samples: Sequence[Sample],
     config: TrainConfig | None = None,
@@ -102,14 +120,17 @@ def fit(
     calibration_defects: int = 24,
     roi=None,
     start_from: LowLightAnomalyNet | None = None,
-    holdout_first: Sequence[str] = (),
+    new_samples: Sequence[str] = (),
+    unseen_samples: Sequence[str] = (),
     keep_heads: PostProcessor | None = None,
 ) -> Generator[TrainEvent, None, TrainedModel]:
     """Train a network on good ``samples`` and calibrate its post-processor; see the module docstring. ``roi``: the
     category's :class:`~core.roi.RoiMask` (outside it every image is filled and the map ignored); ``start_from``: a
-    trained network whose trainable weights the steps start from (top-up, :mod:`core.topup`); ``holdout_first``:
-    sample names held out for calibration before any other; ``keep_heads``: a post-processor whose fitted
-    foreign-region heads calibration keeps, rescaled (top-up)."""
+    trained network whose trainable weights the steps start from (top-up, :mod:`core.topup`); ``new_samples``:
+    names of samples added since ``start_from`` was trained, held out for calibration in their share of all
+    (at least one), so the thresholds see the new batch and the old alike; ``unseen_samples``: old samples
+    ``start_from`` was not trained on (its held-out ones), held out before any other old one; ``keep_heads``: a
+    post-processor whose fitted foreign-region heads calibration keeps, rescaled (top-up)."""
     cfg = config or TrainConfig()
     t0 = time.perf_counter()
     if cfg.threads:
@@ -126,10 +147,10 @@ def fit(
             + (f" ({len(problems)} could not be read: {problems[0]})" if problems else "")
         )
     check_cancel(cancel)
-    order = rng.permutation(len(items))
-    first = set(holdout_first)
-    order = np.array(sorted(order, key=lambda i: items[i].name not in first), dtype=int)  # stable: `first` first
     n_hold = calibration_holdout(len(items), cfg)
+    new, unseen = set(new_samples), set(unseen_samples)
+    is_new, is_unseen = [it.name in new for it in items], [it.name in unseen for it in items]
+    order = holdout_order(rng.permutation(len(items)), is_new, n_hold, is_unseen)
     holdout = [items[i] for i in order[:n_hold]]
     train_items = [items[i] for i in order[n_hold:]]
     if lowlight_only:

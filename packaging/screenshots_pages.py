@@ -115,9 +115,10 @@ def main() -> int:
     dialog.canvas.add_shape(RoiShape("polygon", ((0.62, 0.08), (0.9, 0.08), (0.9, 0.3)), include=False))
     shoot(app, dialog, out / "mask_editor.png")
     dialog.reject()
+    before = page.gallery.counts()[1]
     recipe.import_samples(goods[14:20])
     page.gallery.reload()
-    wait(app, lambda: page.gallery.counts()[1] == 20)
+    wait(app, lambda: page.gallery.counts()[1] == before + 6)
     page.topup_button.click()
     wait(app, lambda: not page.is_training(), timeout=1800.0)
     shoot(app, window, out / "train_topup.png")

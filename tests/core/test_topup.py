@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,6 +10,7 @@ from core.errors import RecipeError
 from core.model.net import LowLightAnomalyNet, NetConfig
 from core.roi import RoiMask, rectangle
 from core.topup import TRAINED_PARTS, plan_topup, run_topup, trainable_state
+from core.training import holdout_order
 
 
 def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
@@ -37,9 +39,11 @@ def test_topup_starts_from_the_active_weights_and_calibrates_on_the_new_samples(
     assert saved.stats["topped_up_from"] == v1
     assert saved.stats["topup_new_samples"] == plan.new_names
     assert saved.stats["train_images"] + saved.stats["holdout_images"] == 30
-    # calibration: the held-out good images it set the thresholds on are new samples
+    # calibration: the held-out good images take the new samples in their share (10 of 30: one of the three), the
+    # rest are old ones the version's network never trained on (its own held-out ones)
     holdout = set(saved.stats["holdout_names"])
-    assert holdout and holdout <= set(plan.new_names)
+    assert len(holdout) == 3 and len(holdout & set(plan.new_names)) == 1
+    assert holdout - set(plan.new_names) <= set(trained.stats["holdout_names"])
     # each held-out image is calibrated through ``calibration_views`` random cameras
     assert len(saved.post.modes["lowlight"].good_scores) == len(holdout) * saved.config.calibration_views
 
@@ -84,3 +88,28 @@ def test_topup_needs_an_active_version(store):
     recipe = store.create("untrained")
     with pytest.raises(RecipeError, match="train it first"):
         plan_topup(recipe)
+
+
+@pytest.mark.parametrize(("n", "new", "n_hold"), [(120, 20, 12), (30, 10, 3), (100, 1, 10), (12, 11, 3), (40, 0, 4)])
+def test_the_holdout_takes_the_new_samples_in_their_share(n, new, n_hold):
+    order = np.random.default_rng(n).permutation(n)
+    is_new = [i >= n - new for i in range(n)]
+    out = holdout_order(order, is_new, n_hold)
+    assert sorted(out.tolist()) == list(range(n))
+    held = out[:n_hold]
+    expected = 0 if new == 0 else min(new, max(1, round(n_hold * new / n), n_hold - (n - new)))
+    assert sum(is_new[i] for i in held) == expected
+    if new == 0:
+        assert np.array_equal(out, order)
+    # within each group, the random order is kept: the held-out ones are the first of the permutation
+    first_old = [int(i) for i in order if not is_new[i]][: n_hold - expected]
+    assert sorted(int(i) for i in held if not is_new[i]) == sorted(first_old)
+
+
+def test_the_holdout_prefers_old_samples_the_network_never_trained_on():
+    order = np.random.default_rng(1).permutation(120)
+    is_new = [i >= 100 for i in range(120)]
+    unseen = [i in (3, 50, 77) for i in range(120)]
+    held = holdout_order(order, is_new, 12, unseen)[:12]
+    assert {3, 50, 77} <= set(held.tolist())
+    assert sum(is_new[i] for i in held) == 2

@@ -53,7 +53,7 @@ def test_top_up_cancel_then_finish(qtbot, page, tmp_path, parts_root):
     assert [e.step for e in events if e.stage == "train"] == list(range(1, TOPUP_STEPS + 1))
     stats = recipe.version_info(version).stats
     assert stats["topped_up_from"] == before[-1] and len(stats["topup_new_samples"]) == 6
-    assert set(stats["holdout_names"]) <= set(stats["topup_new_samples"])
+    assert len(set(stats["holdout_names"]) & set(stats["topup_new_samples"])) >= 1  # the new batch in its share
     assert "Topped up from" in page.summary.text()
 
 
