@@ -65,6 +65,7 @@ TOOLBAR_TEXT = {
 }
 """The toolbar's words for its actions (the menus keep the full ones)."""
 
+
 class MainWindow(QMainWindow):
     """Pages in tabs (Inspect, Train, Evaluate, Log); the Inspect page's actions live in the menus."""
 

@@ -81,7 +81,8 @@ class ThresholdAssistant(QWidget):
         targets.addWidget(self.frr_spin, 0, 1)
         targets.addWidget(self.catch_radio, 1, 0)
         targets.addWidget(self.catch_spin, 1, 1)
-        targets.addWidget(self.set_button, 0, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+        # the button on its own row: beside the targets the column is wider than a 1024 px panel leaves it
+        targets.addWidget(self.set_button, 2, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
         targets.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -49,6 +49,9 @@ def labelled(tmp_path):
 
 @pytest.fixture
 def page(qtbot, generated_home, tmp_path, monkeypatch):
+    from llad_gui.app import make_application
+
+    make_application()  # the application's style sheet: widget sizes as on the line
     home = tmp_path / "home"
     shutil.copytree(generated_home, home)
     monkeypatch.setenv("LLAD_HOME", str(home))
@@ -82,3 +85,7 @@ def test_suggest_after_evaluation_apply_and_the_assistant(qtbot, page, labelled)
     assert f"Now: {s.threshold:.3f}" in page.suggestion_label.text()  # bug 3: it still said 1.000
     assert int(page.confusion_cells["fp"].text()) == 0
     assert page.assistant.thresholds.image == pytest.approx(s.threshold)  # the assistant's point followed
+    # with the results and the assistant filled in, the page still fits a 1024 px panel: the assistant's column
+    # (480 px at first) had needed 599, and the window grew to 1149
+    assert page.assistant.minimumSizeHint().width() <= 480, page.assistant.minimumSizeHint()
+    assert page.minimumSizeHint().width() <= 1000, page.minimumSizeHint()
