@@ -23,7 +23,6 @@ No test image is read. Scores are re-decided from the saved ones: no image is in
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
@@ -120,18 +119,9 @@ def table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=Path("../shared/datasets"))
-    p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
-    p.add_argument("--train", type=int, default=100)
-    p.add_argument("--holdout", type=int, default=80)
-    p.add_argument("--preset", default="fast")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, required=True, help="JSON file to write (outside the repository)")
-    from benchmarks.validate_lighting import run_over_sets
+    from benchmarks.validate_lighting import run_over_sets, set_parser
 
-    return run_over_sets(p.parse_args(argv), choose_set, table)
+    return run_over_sets(set_parser(__doc__.splitlines()[0], holdout=80).parse_args(argv), choose_set, table)
 
 
 if __name__ == "__main__":

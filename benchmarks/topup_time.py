@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def _timed(run) -> tuple[object, dict]:
     """Run ``run(on_event)``; return its result and the seconds spent in each training stage."""
@@ -39,34 +37,10 @@ def _timed(run) -> tuple[object, dict]:
     return result, {"seconds": round(time.perf_counter() - t0, 1), "stages": stages}
 
 
-def _quality(predictor, goods, bads, masks) -> dict:
-    """Image AUROC, the share of good images rejected and of defects found at the threshold (image scores), and
-    pixel AUROC on the synthetic defects' masks (the map: what the foreign-region heads add to), one inspection
-    an image."""
-    import cv2
-
-    from core.metrics import auroc
-
-    g = [predictor.predict(img) for img in goods]
-    b = [predictor.predict(img) for img in bads]
-    scores = np.array([r.score for r in g + b], np.float64)
-    labels = np.r_[np.zeros(len(g), bool), np.ones(len(b), bool)]
-    maps = np.stack([cv2.resize(r.anomaly_map, (64, 64), interpolation=cv2.INTER_AREA) for r in g + b])
-    truth = np.stack(
-        [np.zeros((64, 64), bool)] * len(g)
-        + [cv2.resize(m.astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA) > 0.5 for m in masks]
-    )
-    return {
-        "image_auroc": round(float(auroc(scores, labels)), 4),
-        "pixel_auroc": round(float(auroc(maps.ravel(), truth.ravel())), 4),
-        "false_reject_rate": round(float(np.mean(scores[~labels] >= 1.0)), 4),
-        "defects_found": round(float(np.mean(scores[labels] >= 1.0)), 4),
-    }
-
-
 def measure(set_root: Path, work: Path, base: int, new: int, threads: int, holdout: int = 40, refit=False) -> dict:
     """One set: the base training and the top-up timed, both validated; with ``refit``, also a top-up whose
     foreign-region heads are fitted anew (timed and validated beside)."""
+    from benchmarks.ablate_terms import _measure as quality
     from benchmarks.validate_lighting import CONDITIONS, _views
     from core.predictor import Predictor
     from core.recipes import RecipeStore
@@ -96,7 +70,7 @@ def measure(set_root: Path, work: Path, base: int, new: int, threads: int, holdo
     row["validation"] = {}
     for name, model in variants:
         predictor = Predictor(model, device="cpu")
-        row["validation"][name] = {c: _quality(predictor, *views[c]) for c in CONDITIONS}
+        row["validation"][name] = {c: quality(predictor, *views[c]) for c in CONDITIONS}
     return row
 
 

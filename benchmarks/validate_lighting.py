@@ -120,19 +120,24 @@ def table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = set_parser(__doc__.splitlines()[0], holdout=40)
+    p.add_argument("--composites", type=int, help="swapped-in and re-finished composites each (default: the preset's)")
+    return run_over_sets(p.parse_args(argv), validate_set, table)
+
+
+def set_parser(description: str, holdout: int) -> argparse.ArgumentParser:
+    """The command line the per-set validation scripts share (this harness's, :mod:`benchmarks.ablate_terms`',
+    :mod:`benchmarks.choose_threshold`'s): which sets, how many images to train on and to validate on, the preset."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--data", type=Path, default=Path("../shared/datasets"), help="folder holding the four sets")
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     p.add_argument("--train", type=int, default=100, help="good images to train on, per set")
-    p.add_argument("--holdout", type=int, default=40, help="other good images to validate on, per set")
+    p.add_argument("--holdout", type=int, default=holdout, help="other good images to validate on, per set")
     p.add_argument("--preset", default="fast")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--steps", type=int, help="training steps, to cut the time on a busy machine (default: the preset's)"
-    )
-    p.add_argument("--composites", type=int, help="swapped-in and re-finished composites each (default: the preset's)")
-    p.add_argument("--out", type=Path, required=True, help="JSON file to write (write it outside the repository)")
-    return run_over_sets(p.parse_args(argv), validate_set, table)
+    p.add_argument("--steps", type=int, help="training steps (default: the preset's)")
+    p.add_argument("--out", type=Path, required=True, help="JSON file to write (outside the repository)")
+    return p
 
 
 def run_over_sets(args, per_set, make_table) -> int:
