@@ -275,8 +275,7 @@ class ForeignRegion(MapTerm):
                     sched.step()
         self.head.eval()
         self.views.fill_(len(_MIRRORS))
-        self.fitted.fill_(1.0)  # for rescale; _set_scale sets it too
-        self.rescale(held, map_spread, self.default_weight if weight is None else weight)
+        self._scale_on(held, map_spread, self.default_weight if weight is None else weight)
 
     def rescale(self, held: torch.Tensor, map_spread: float, weight: float | None = None) -> None:
         """Set only the z-score and the map scale of a fitted head, from ``held`` (:meth:`inputs` of good images it
@@ -285,6 +284,9 @@ class ForeignRegion(MapTerm):
         unless given."""
         if not self.is_fitted:
             raise ValueError(f"this {self.label} is not fitted: nothing to rescale")
+        self._scale_on(held, map_spread, float(self.norm[3]) if weight is None else weight)
+
+    def _scale_on(self, held: torch.Tensor, map_spread: float, weight: float) -> None:
         with torch.no_grad():
             logits = torch.cat([self._logit(self.head_input(chunk.float())) for chunk in held.split(64)])
-        self._set_scale(logits, map_spread, float(self.norm[3]) if weight is None else weight)
+        self._set_scale(logits, map_spread, weight)
