@@ -137,14 +137,39 @@ def set_parser(description: str, holdout: int) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, help="training steps (default: the preset's)")
     p.add_argument("--out", type=Path, required=True, help="JSON file to write (outside the repository)")
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a TrainConfig setting to override (repeatable), e.g. holdout_fraction=0.2",
+    )
     return p
+
+
+def config_overrides(pairs: list[str]) -> dict:
+    """``FIELD=VALUE`` pairs as TrainConfig overrides, each value read as JSON (a number) or else as text."""
+    from core.train_setup import TrainConfig
+
+    out = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or field not in TrainConfig.__dataclass_fields__:
+            raise SystemExit(f"--config {pair!r}: expected FIELD=VALUE with a TrainConfig field")
+        try:
+            out[field] = json.loads(value)
+        except json.JSONDecodeError:
+            out[field] = value
+    return out
 
 
 def run_over_sets(args, per_set, make_table) -> int:
     """``per_set`` (root, train, holdout, preset, seed, **overrides) for each of ``args.sets``, the results written
     to ``args.out`` after each set, then ``make_table`` of them printed (this harness's and
     :mod:`benchmarks.ablate_terms`'s command line)."""
-    overrides = {} if args.steps is None else {"steps": args.steps}
+    overrides = config_overrides(getattr(args, "config", []))
+    if args.steps is not None:
+        overrides["steps"] = args.steps
     if getattr(args, "composites", None) is not None:
         overrides |= {"swap_images": args.composites, "refinish_images": args.composites}
     results = {}

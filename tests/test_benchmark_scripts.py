@@ -3,9 +3,11 @@ would otherwise break them silently (benchmarks/choose_guard.py did when calibra
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
@@ -20,3 +22,31 @@ def test_benchmark_script_imports(script: Path, monkeypatch) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # top-level imports and definitions only: each runs under `if __name__ == ...`
     assert callable(getattr(module, "main", None)), f"{script.name} has no main()"
+
+
+def _script(name: str, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO_ROOT))
+    return importlib.import_module(f"benchmarks.{name}")
+
+
+def test_config_overrides_read_numbers_and_refuse_unknown_fields(monkeypatch) -> None:
+    lighting = _script("validate_lighting", monkeypatch)
+    assert lighting.config_overrides(["holdout_fraction=0.2", "steps=30", "preset=fast"]) == {
+        "holdout_fraction": 0.2,
+        "steps": 30,
+        "preset": "fast",
+    }
+    with pytest.raises(SystemExit, match="no_such_field"):
+        lighting.config_overrides(["no_such_field=1"])
+    with pytest.raises(SystemExit, match="FIELD=VALUE"):
+        lighting.config_overrides(["steps"])
+
+
+def test_monotone_level_never_falls(monkeypatch) -> None:
+    level = _script("choose_level", monkeypatch)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-4, -1, 60)
+    y = 0.5 * (x + 2.5) ** 2 + rng.normal(0, 0.1, 60)  # falls, then rises: a U
+    knots, values = level.monotone_level(x, y)
+    assert np.all(np.diff(knots) > 0) and np.all(np.diff(values) >= 0)
+    assert values[-1] == pytest.approx(np.median(y[x > np.quantile(x, 0.8)]), abs=0.3)
