@@ -94,12 +94,10 @@ def _measure(predictor, goods, bads, masks) -> dict:
 
 
 def ablate_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed: int, **overrides) -> dict:
-    from benchmarks.validate_lighting import _split, _views
+    from benchmarks.validate_lighting import _views, trained_model
     from core.predictor import Predictor
-    from core.training import preset, run_fit
 
-    train, held = _split(root, n_train, n_holdout, seed)
-    model = run_fit(train, preset(preset_name, seed=seed, threads=2, **overrides))
+    model, held = trained_model(root, n_train, n_holdout, preset_name, seed, **overrides)
     predictor = Predictor(model, device="cpu")
     predictor.detector.map_graphs = False  # the variants replace the scoring's Python function
     views = _views(held, model.config.image_size, seed, with_masks=True)

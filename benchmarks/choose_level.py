@@ -27,8 +27,6 @@ from pathlib import Path
 import numpy as np
 
 LEVELS = ("power law", "none", "monotone", "local 0.5", "local 1.0", "local 0.5 or pooled")
-CACHE = Path("/tmp/llad_choose_level")
-"""Where each set's model is kept between runs (the rules are re-decided from the same inspections' model)."""
 SWEEP = (
     "well-lit",
     "exposure 1/2",
@@ -120,25 +118,15 @@ def _decider(cal, kind: str, rate: float):
 
 
 def choose_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed: int, **overrides) -> dict:
-    from benchmarks.validate_lighting import _split
-    from core.checkpoint import read_version, write_version
+    from benchmarks.validate_lighting import trained_model
     from core.data.defects import synthetic_defect
     from core.data.io import load_image
     from core.data.sensor import render
     from core.predictor import Predictor
     from core.preprocess import resize_rgb
     from core.robustness import conditions
-    from core.training import preset, run_fit
 
-    train, held = _split(root, n_train, n_holdout, seed)
-    cache = CACHE / f"{root.name}-{n_train}-{seed}-{preset_name}-{'-'.join(f'{k}={v}' for k, v in overrides.items())}"
-    if (cache / "done").exists():
-        model = read_version(cache)
-    else:
-        model = run_fit(train, preset(preset_name, seed=seed, threads=2, **overrides))
-        cache.mkdir(parents=True, exist_ok=True)
-        write_version(cache, model)
-        (cache / "done").write_text("")
+    model, held = trained_model(root, n_train, n_holdout, preset_name, seed, **overrides)
     predictor = Predictor(model, device="cpu")
     size, rate = model.config.image_size, model.config.false_reject_rate
     rng = np.random.default_rng(seed)

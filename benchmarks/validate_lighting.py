@@ -46,6 +46,38 @@ def _split(root: Path, n_train: int, n_holdout: int, seed: int):
     return train, held
 
 
+MODEL_CACHE = Path("/tmp/llad_validation_models")
+"""Where :func:`trained_model` keeps models between runs of the validation scripts."""
+
+
+def trained_model(root: Path, n_train: int, n_holdout: int, preset_name: str, seed: int, **overrides):
+    """(model, held-out good paths) of :func:`_split`: the model trained on the split's training part, or read from
+    :data:`MODEL_CACHE` when the same split and settings were trained from the same committed ``core``. A ``core``
+    with uncommitted changes trains anew and caches nothing (its model could not be told apart)."""
+    import subprocess
+
+    from core.checkpoint import read_version, write_version
+    from core.training import preset, run_fit
+
+    train, held = _split(root, n_train, n_holdout, seed)
+    cfg = preset(preset_name, seed=seed, threads=2, **overrides)
+    repo = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(repo)]
+    dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", "core"], check=False).returncode != 0
+    if dirty:
+        return run_fit(train, cfg), held
+    core_tree = subprocess.run([*git, "rev-parse", "HEAD:core"], capture_output=True, text=True).stdout.strip()
+    settings = "-".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+    folder = MODEL_CACHE / f"{root.name}-{n_train}-{n_holdout}-{seed}-{preset_name}-{settings}-{core_tree[:12]}"
+    if (folder / "complete").exists():
+        return read_version(folder), held
+    model = run_fit(train, cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_version(folder, model)
+    (folder / "complete").write_text("")
+    return model, held
+
+
 def _views(held: list[Path], size: int, seed: int, with_masks: bool = False):
     """Per condition, (good images, defective images) of the held-out paths, each pair taken by one camera; with
     ``with_masks``, (good, defective, the defects' masks)."""
