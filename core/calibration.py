@@ -6,8 +6,11 @@ mode it keeps, from held-out good samples (never trained on):
 
 - ``center``: the median raw image score of good parts;
 - ``threshold``: the raw image score at the target false-reject rate (default 1 %), estimated from a normal fit
-  of the log-scores, so it is smooth even with few samples and never below the highest held-out good score's
-  99th-percentile estimate;
+  of the log-scores, so it is smooth even with few samples, and never below their empirical quantile once there
+  are enough of them. The fit's centre is the held-out scores' median; its spread is taken over the held-out
+  scores **and the training images' scores** (each about its own median): the network has learnt the training
+  images, so their scores sit lower, but their spread is much like an unseen part's, and from ten times as many
+  images it is far steadier than the spread of the ten a fast training holds out (``train_scores``);
 - ``pixel_center`` / ``pixel_threshold``: the same for map values; the pixel threshold is the F1-best value on
   synthetic defects when they exist, never below the 99.9th percentile of good pixels.
 
@@ -54,6 +57,8 @@ class ModeCalibration:
     noise_hi: float = 0.0
     #: each held-out good view's relative noise, beside its score (its raw score = score x level_factor(noise))
     good_noise: list[float] = field(default_factory=list)
+    #: level-corrected scores of training images' views, whose spread the threshold takes with the held-out ones'
+    train_scores: list[float] = field(default_factory=list)
 
     def level_factor(self, noise: float | np.ndarray | None):
         """What a good part's raw score (and map) is expected to be multiplied by at relative ``noise``, against
@@ -105,13 +110,27 @@ def log_median_spread(scores) -> tuple[float, float]:
     return median, spread
 
 
-def threshold_for_false_reject(good_scores: np.ndarray, rate: float = 0.01) -> float:
+MIN_TRAIN_SCORES = 8
+"""Fewest training scores for their spread to be pooled with the held-out scores'."""
+
+
+def pooled_spread(held_out, train) -> float:
+    """The spread (:func:`log_median_spread`) of the log ``held_out`` and ``train`` scores together, each group
+    taken about its own median: the training scores sit lower (the network learnt those images) but vary alike."""
+    logs = [np.log(np.clip(np.asarray(x, np.float64).ravel(), 1e-9, None)) for x in (held_out, train)]
+    deviations = np.concatenate([x - np.median(x) for x in logs])
+    spread = 1.4826 * float(np.median(np.abs(deviations)))
+    return spread if spread > 0 else float(deviations.std(ddof=1))
+
+
+def threshold_for_false_reject(good_scores: np.ndarray, rate: float = 0.01, train_scores=None) -> float:
     """Raw score above which a fraction ``rate`` of good parts is expected.
 
     A log-normal fitted robustly (median and median absolute deviation of the log scores), so one odd image among
     a few held-out ones cannot push the threshold up (with 10 held-out MTD tiles, one at 3 times the median had
-    set a threshold no test tile of any kind reached). The empirical quantile floors it once there are enough
-    scores for that quantile to mean something (at least ``1 / rate``).
+    set a threshold no test tile of any kind reached). With ``train_scores`` (at least :data:`MIN_TRAIN_SCORES`),
+    the spread is :func:`pooled_spread`'s. The empirical quantile of the held-out scores floors it once there are
+    enough of them for that quantile to mean something (at least ``1 / rate``).
     """
     s = np.asarray(good_scores, dtype=np.float64)
     s = s[np.isfinite(s)]
@@ -120,6 +139,11 @@ def threshold_for_false_reject(good_scores: np.ndarray, rate: float = 0.01) -> f
     if s.size <= 2:
         return float(s.max() * 1.1)
     median, spread = log_median_spread(s)
+    if train_scores is not None:
+        t = np.asarray(train_scores, dtype=np.float64).ravel()
+        t = t[np.isfinite(t)]
+        if t.size >= MIN_TRAIN_SCORES:
+            spread = pooled_spread(s, t)
     fitted = float(np.exp(median + NormalDist().inv_cdf(1 - rate) * spread))
     if s.size * rate >= 1:
         fitted = max(fitted, float(np.quantile(s, 1 - rate)))
@@ -188,10 +212,13 @@ def calibrate_mode(
     false_reject_rate: float = 0.01,
     good_noise: np.ndarray | None = None,
     defect_noise: np.ndarray | None = None,
+    train_scores: np.ndarray | None = None,
+    train_noise: np.ndarray | None = None,
 ) -> ModeCalibration:
-    """Statistics for one mode from held-out good samples and, optionally, synthetic defects. With each view's
-    relative noise (``good_noise``, ``defect_noise``), the scores' rise with the noise is fitted first and every score
-    and map corrected for it (see the module docstring)."""
+    """Statistics for one mode from held-out good samples and, optionally, synthetic defects and training images'
+    scores (``train_scores``, for the threshold's spread). With each view's relative noise (``good_noise``,
+    ``defect_noise``, ``train_noise``), the scores' rise with the noise is fitted first (on the held-out views) and
+    every score and map corrected for it (see the module docstring)."""
     level = ModeCalibration(0.0, 1.0, 0.0, 1.0)
     if good_noise is not None:
         slope, ref, lo, hi = fit_noise_slope(good_scores, good_noise)
@@ -204,8 +231,12 @@ def calibrate_mode(
             defect_scores = np.asarray(defect_scores, np.float64) / factor
             if defect_maps is not None:
                 defect_maps = _per_view(np.asarray(defect_maps, np.float32), factor)
+        if train_scores is not None and train_noise is not None:
+            train_scores = np.asarray(train_scores, np.float64) / np.asarray(
+                level.level_factor(np.asarray(train_noise, np.float64))
+            )
     good_scores = np.asarray(good_scores, dtype=np.float64)
-    threshold = threshold_for_false_reject(good_scores, false_reject_rate)
+    threshold = threshold_for_false_reject(good_scores, false_reject_rate, train_scores)
     center = float(np.median(good_scores))
     if threshold <= center:
         threshold = center + 1e-6
@@ -232,4 +263,5 @@ def calibrate_mode(
         noise_lo=level.noise_lo,
         noise_hi=level.noise_hi,
         good_noise=[] if good_noise is None else [float(x) for x in np.asarray(good_noise)],
+        train_scores=[] if train_scores is None else [float(x) for x in np.asarray(train_scores).ravel()],
     )

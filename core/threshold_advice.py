@@ -103,14 +103,16 @@ class ScoreSet:
     defect: np.ndarray
     raw: tuple[float, float] | None = None
     """(center, scale) with raw score = center + scale * normalised, when the set comes from a calibration."""
+    train_raw: np.ndarray | None = None
+    """The calibration's training scores (raw), whose spread its threshold took with the held-out ones'."""
 
     @classmethod
-    def of(cls, name: str, good, defect, raw: tuple[float, float] | None = None) -> ScoreSet:
+    def of(cls, name: str, good, defect, raw: tuple[float, float] | None = None, train_raw=None) -> ScoreSet:
         def clean(x) -> np.ndarray:
             a = np.asarray(x, np.float64).ravel()
             return np.sort(a[np.isfinite(a)])
 
-        return cls(name, clean(good), clean(defect), raw)
+        return cls(name, clean(good), clean(defect), raw, None if train_raw is None else clean(train_raw))
 
     def threshold_for_false_reject(self, rate: float) -> float:
         """Flag cut-off rejecting at most ``rate`` of good parts: on a calibration's set, the calibration's own
@@ -121,7 +123,7 @@ class ScoreSet:
         if self.raw is None or self.good.size == 0:
             return empirical
         center, scale = self.raw
-        fitted = calibration_false_reject(center + scale * self.good, min(max(rate, 1e-4), 0.5))
+        fitted = calibration_false_reject(center + scale * self.good, min(max(rate, 1e-4), 0.5), self.train_raw)
         return max(empirical, (fitted - center) / scale)
 
     def rates(self, cutoff: float) -> tuple[float, float]:
@@ -292,7 +294,7 @@ def tradeoff_from_calibration(post: PostProcessor) -> TradeOff:
         good = cal.normalize_score(np.asarray(cal.good_scores, np.float64))
         defect = cal.normalize_score(np.asarray(cal.defect_scores, np.float64))
         raw = (cal.center, max(cal.threshold - cal.center, 1e-9))  # as ModeCalibration.normalize_score
-        sets.append(ScoreSet.of(InputMode(key).label, good, defect, raw))
+        sets.append(ScoreSet.of(InputMode(key).label, good, defect, raw, cal.train_scores or None))
     return TradeOff(tuple(sets))
 
 

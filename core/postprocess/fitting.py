@@ -15,7 +15,8 @@ cameras of the training family (:mod:`core.postprocess.views`):
 7. image gate: on the held-out images' scores;
 8. calibration (:func:`core.calibration.calibrate_mode`): thresholds from the held-out images, each seen
    ``cfg.calibration_views`` times by different cameras, and synthetic defects, their maps gated, every score
-   divided by the rise fitted with each view's noise.
+   divided by the rise fitted with each view's noise; the threshold's spread also from ``cfg.spread_images`` of
+   the baseline's training images, seen as often.
 
 Last, the lighting range of every view seen is the lighting guard's. Cancel is checked as every stage goes.
 """
@@ -153,9 +154,7 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
     local, whole, (fine, coarse, levels) = density_descriptors(v.detector, density_views, mode, cfg, v.welllit_mean)
     s.density.fit(local, s.baseline(discrepancy).mean(1, keepdim=True), seed=cfg.seed)
     del local, discrepancy
-    views_each = max(1, cfg.calibration_views)
-    rendered = [it.welllit is not None and (it.lowlight is None or mode == InputMode.WELLLIT) for it in holdout]
-    good = [v.view(it) for it, many in zip(holdout, rendered) for _ in range(views_each if many else 1)]
+    good = _views_of(v, holdout)
     bad = [
         (as_lowlight(img, mode, cfg, v.rng, v.cutoff), img if mode == InputMode.PAIRED else None) for img, _ in defects
     ]
@@ -181,6 +180,10 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
     del whole
     g_scores, g_maps = v.scores(good)
     d_scores, d_maps = v.scores(bad) if bad else (None, None)
+    trained = _views_of(v, base_items[: cfg.spread_images])  # images the network learnt: for the spread only
+    t_scores = v.scores(trained)[0] if trained else None
+    t_noise = np.array([measure(resize_rgb(img, cfg.image_size), v.welllit_mean).noise for img, _ in trained])
+    del trained
     s.gate.fit(g_scores, s.image_density.weight / s.image_density.max_weight)
     g_maps = gated(s.gate, g_maps, g_scores)
     d_maps = None if d_maps is None else gated(s.gate, d_maps, d_scores)
@@ -198,8 +201,18 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
         cfg.false_reject_rate,
         np.array([x.noise for x in good_light]),
         np.array([x.noise for x in bad_light]) if bad else None,
+        t_scores,
+        t_noise if t_scores is not None else None,
     )
     return good_light
+
+
+def _views_of(v: _ModeViews, items: Sequence[TrainItem]) -> list:
+    """The mode's calibration views of ``items``: ``cfg.calibration_views`` cameras each where a well-lit image is
+    rendered, the capture itself where the item has one for the mode."""
+    each = max(1, v.cfg.calibration_views)
+    rendered = [it.welllit is not None and (it.lowlight is None or v.mode == InputMode.WELLLIT) for it in items]
+    return [v.view(it) for it, many in zip(items, rendered) for _ in range(each if many else 1)]
 
 
 def _synthetic_defects(holdout, count: int, welllit_mean: float, rng: np.random.Generator, roi):

@@ -55,6 +55,11 @@ def test_calibration_fits_the_stages_in_the_order_they_run(trained, generated, m
     assert set(post.modes) == {"lowlight", "welllit"} and post.lighting is not None
     views = len(post.modes["lowlight"].good_scores)
     assert views == len(holdout) * cfg.calibration_views
+    # the threshold's spread also from the baseline's training images, as many views each
+    spread_images = min(cfg.spread_images, cfg.baseline_images, len(train_items))
+    for cal in post.modes.values():
+        assert len(cal.train_scores) == spread_images * cfg.calibration_views
+        assert np.all(np.isfinite(cal.train_scores)) and min(cal.train_scores) > 0
     assert post.stage("lowlight", "foreign_region").is_fitted and post.stage("welllit", "floor").is_fitted
 
 

@@ -13,6 +13,7 @@ from core.calibration import (
     best_f1_threshold,
     calibrate_mode,
     fit_noise_slope,
+    pooled_spread,
     threshold_for_false_reject,
 )
 from core.lighting import LightingRange, measure
@@ -37,6 +38,41 @@ def test_one_odd_held_out_image_does_not_set_the_threshold():
     assert t < few.max()
     share = float(np.mean(good[10:] >= t))
     assert 0.0 < share <= 0.05, share  # near the 1 % asked for, not 0 % because of one image
+
+
+def test_training_scores_steady_the_spread_from_ten_held_out_images():
+    """Ten held-out images give an unsteady spread: over many draws, their threshold alone rejects well over the
+    asked 1 % of further good parts; with the spread of 200 training scores (sitting lower: the network learnt
+    them) pooled in, they fall to about a third of that, and the threshold's centre stays the held-out one's."""
+    rng = np.random.default_rng(5)
+    alone, pooled = [], []
+    for _ in range(300):
+        held, unseen = np.exp(rng.normal(0, 0.3, 10)), np.exp(rng.normal(0, 0.3, 2000))
+        train = np.exp(rng.normal(-0.4, 0.3, 200))
+        alone.append(np.mean(unseen >= threshold_for_false_reject(held, 0.01)))
+        pooled.append(np.mean(unseen >= threshold_for_false_reject(held, 0.01, train)))
+    assert np.mean(alone) > 0.04 and np.mean(pooled) < 0.02 and np.mean(pooled) < 0.4 * np.mean(alone)
+    held = np.exp(np.linspace(-0.01, 0.01, 10))  # a spread of almost nothing among the held-out images
+    wide = np.exp(np.random.default_rng(6).normal(-0.5, 0.3, 200))
+    assert pooled_spread(held, wide) == pytest.approx(0.3, rel=0.15)
+    t = threshold_for_false_reject(held, 0.01, wide)
+    assert np.log(t) == pytest.approx(2.326 * pooled_spread(held, wide), rel=0.01)  # about the held-out median, 0
+    assert threshold_for_false_reject(held, 0.01, wide[:7]) < 1.05  # too few training scores: held-out alone
+
+
+def test_calibration_keeps_the_training_scores_level_corrected():
+    rng = np.random.default_rng(7)
+    noise = np.exp(rng.uniform(np.log(0.01), np.log(0.2), 60))
+    good = noise**0.5 * np.exp(rng.normal(0, 0.2, 60))
+    train_noise = np.exp(rng.uniform(np.log(0.01), np.log(0.2), 100))
+    train = 0.7 * train_noise**0.5 * np.exp(rng.normal(0, 0.2, 100))
+    maps = rng.random((60, 8, 8)).astype(np.float32)
+    cal = calibrate_mode(good, maps, good_noise=noise, train_scores=train, train_noise=train_noise)
+    assert np.allclose(cal.train_scores, train / cal.level_factor(train_noise))
+    again = ModeCalibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert again == cal
+    old = {k: v for k, v in cal.to_dict().items() if k != "train_scores"}  # saved before training scores were
+    assert ModeCalibration.from_dict(old).train_scores == []
 
 
 def test_normalised_score_puts_typical_good_at_zero_and_threshold_at_one():
