@@ -68,7 +68,7 @@ def trained_model(root: Path, n_train: int, n_holdout: int, preset_name: str, se
         return run_fit(train, cfg), held
     core_tree = subprocess.run([*git, "rev-parse", "HEAD:core"], capture_output=True, text=True).stdout.strip()
     settings = "-".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-    folder = MODEL_CACHE / f"{root.name}-{n_train}-{n_holdout}-{seed}-{preset_name}-{settings}-{core_tree[:12]}"
+    folder = MODEL_CACHE / f"{root.name}-{n_train}-{seed}-{preset_name}-{settings}-{core_tree[:12]}"
     if (folder / "complete").exists():
         return read_version(folder), held
     model = run_fit(train, cfg)
