@@ -20,7 +20,10 @@ share of unseen good images at or above it (false rejects, aimed at ``false_reje
   many: their spread is the steadier estimate);
 - ``pooled spread``: the spread of the held-out and the training scores together, each about its own median;
 - ``train spread, at least held-out's``: the larger of the two spreads;
-- ``as calibrated``: the threshold the model saved (whatever rule the checkout's calibration uses).
+- ``as calibrated``: the threshold the model saved (whatever rule the checkout's calibration uses);
+- ``calibrated spread, centre's error``: the saved calibration's pooled spread (its own training scores) with the
+  quantile widened by ``sqrt(1 + (pi / 2) / n)``, the error of a median of ``n`` held-out images as a share of
+  one image's spread (a prediction bound whose spread is known, the centre estimated).
 
 No test image is read. Scores are re-decided from the saved ones: no image is inspected twice.
 
@@ -46,6 +49,7 @@ RULES = (
     "pooled spread",
     "train spread, at least held-out's",
     "as calibrated",
+    "calibrated spread, centre's error",
 )
 TRAIN_RULES = RULES[4:7]
 MAD_EFFICIENCY = 0.37
@@ -79,6 +83,14 @@ def rule_threshold(cal, rule: str, n_images: int, rate: float, train_scores=None
 
     if rule == "as calibrated":
         return float(cal.threshold)
+    if rule == "calibrated spread, centre's error":
+        from statistics import NormalDist
+
+        from core.calibration import log_median_spread, pooled_spread
+
+        median, _ = log_median_spread(cal.good_scores)
+        k = NormalDist().inv_cdf(1 - rate) * math.sqrt(1 + (math.pi / 2) / n_images)
+        return float(np.exp(median + k * pooled_spread(cal.good_scores, cal.train_scores)))
     scores = np.asarray(cal.good_scores, np.float64)
     median, spread = log_median_spread(scores)
     if rule in TRAIN_RULES:
