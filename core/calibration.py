@@ -102,12 +102,23 @@ def log_median_spread(scores) -> tuple[float, float]:
     """(median, spread) of the logs of ``scores`` (floored at 1e-9): the spread is the median absolute deviation
     scaled to a normal's standard deviation, or the standard deviation where most logs are equal. Robust to a
     few odd images among good ones."""
-    logs = np.log(np.clip(np.asarray(scores, dtype=np.float64).ravel(), 1e-9, None))
+    logs = _logs(scores)
     median = float(np.median(logs))
-    spread = 1.4826 * float(np.median(np.abs(logs - median)))
-    if spread <= 0 and logs.size > 1:
-        spread = float(logs.std(ddof=1))
-    return median, spread
+    return median, _robust_spread(logs - median)
+
+
+def _logs(scores) -> np.ndarray:
+    """The logs of ``scores`` as a flat float64 array, the scores floored at 1e-9."""
+    return np.log(np.clip(np.asarray(scores, dtype=np.float64).ravel(), 1e-9, None))
+
+
+def _robust_spread(deviations: np.ndarray) -> float:
+    """The median absolute value of ``deviations`` (from a median) scaled to a normal's standard deviation, or their
+    standard deviation where most of them are 0."""
+    spread = 1.4826 * float(np.median(np.abs(deviations)))
+    if spread <= 0 and deviations.size > 1:
+        spread = float(deviations.std(ddof=1))
+    return spread
 
 
 MIN_TRAIN_SCORES = 8
@@ -117,10 +128,7 @@ MIN_TRAIN_SCORES = 8
 def pooled_spread(held_out, train) -> float:
     """The spread (:func:`log_median_spread`) of the log ``held_out`` and ``train`` scores together, each group
     taken about its own median: the training scores sit lower (the network learnt those images) but vary alike."""
-    logs = [np.log(np.clip(np.asarray(x, np.float64).ravel(), 1e-9, None)) for x in (held_out, train)]
-    deviations = np.concatenate([x - np.median(x) for x in logs])
-    spread = 1.4826 * float(np.median(np.abs(deviations)))
-    return spread if spread > 0 else float(deviations.std(ddof=1))
+    return _robust_spread(np.concatenate([x - np.median(x) for x in (_logs(held_out), _logs(train))]))
 
 
 def threshold_for_false_reject(good_scores: np.ndarray, rate: float = 0.01, train_scores=None) -> float:

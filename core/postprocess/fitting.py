@@ -131,6 +131,10 @@ class _ModeViews:
         """(scores, maps) of ``views`` as the mode's scoring gives them now."""
         return score_views(self.detector, checked(views, self.cancel), self.mode, self.cfg, self.welllit_mean)
 
+    def lighting(self, views) -> list[FrameLighting]:
+        """The exposure and noise of each of ``views`` (image, partner) at the model's input size."""
+        return [measure(resize_rgb(img, self.cfg.image_size), self.welllit_mean) for img, _ in views]
+
 
 def _kept_head(keep_heads: PostProcessor | None, mode: InputMode):
     """``keep_heads``' fitted foreign-region head of ``mode``, or None (nothing to keep: fit one)."""
@@ -158,8 +162,7 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
     bad = [
         (as_lowlight(img, mode, cfg, v.rng, v.cutoff), img if mode == InputMode.PAIRED else None) for img, _ in defects
     ]
-    good_light = [measure(resize_rgb(img, cfg.image_size), v.welllit_mean) for img, _ in good]
-    bad_light = [measure(resize_rgb(img, cfg.image_size), v.welllit_mean) for img, _ in bad]
+    good_light, bad_light = v.lighting(good), v.lighting(bad)
     map_scores, map_pixels = v.scores(good)  # the map's, before the stages fitted below
     map_spread = spread(torch.from_numpy(map_pixels))
     s.floor.fit(torch.from_numpy(map_pixels))
@@ -182,7 +185,7 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
     d_scores, d_maps = v.scores(bad) if bad else (None, None)
     trained = _views_of(v, base_items[: cfg.spread_images])  # images the network learnt: for the spread only
     t_scores = v.scores(trained)[0] if trained else None
-    t_noise = np.array([measure(resize_rgb(img, cfg.image_size), v.welllit_mean).noise for img, _ in trained])
+    t_noise = np.array([x.noise for x in v.lighting(trained)])
     del trained
     s.gate.fit(g_scores, s.image_density.weight / s.image_density.max_weight)
     g_maps = gated(s.gate, g_maps, g_scores)
