@@ -111,8 +111,9 @@ def ablate_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed:
 
 def table(results: dict) -> str:
     """Markdown: per set and variant, image / pixel AUROC per condition, and the change from ``all``."""
-    head = " | ".join(f"{c} image / pixel" for c in CONDITIONS)
-    lines = [f"| set | without | {head} |", "|---|---|" + "---|" * len(CONDITIONS)]
+    from benchmarks.validate_lighting import markdown_table
+
+    rows = []
     for name, r in results.items():
         for v in VARIANTS:
             cells = []
@@ -123,14 +124,14 @@ def table(results: dict) -> str:
                 else:
                     di, dp = m["image_auroc"] - a["image_auroc"], m["pixel_auroc"] - a["pixel_auroc"]
                     cells.append(f"{di:+.3f} / {dp:+.3f}")
-            lines.append(f"| {name} | {'(nothing)' if v == 'all' else v} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            rows.append([name, "(nothing)" if v == "all" else v, *cells])
+    return markdown_table(["set", "without", *(f"{c} image / pixel" for c in CONDITIONS)], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.validate_lighting import run_over_sets, set_parser
+    from benchmarks.validate_lighting import script_main
 
-    return run_over_sets(set_parser(__doc__.splitlines()[0], holdout=40).parse_args(argv), ablate_set, table)
+    return script_main(__doc__, 40, ablate_set, table, argv)
 
 
 if __name__ == "__main__":

@@ -155,18 +155,20 @@ def choose_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed:
 
 def table(results: dict) -> str:
     """Markdown: per set and condition, good rejected / defects found under each level model."""
-    lines = ["| set | condition | " + " | ".join(LEVELS) + " |", "|---|---|" + "---|" * len(LEVELS)]
-    for name, r in results.items():
-        for cond, cells in r.items():
-            row = [f"{100 * cells[k][0]:.1f} / {100 * cells[k][1]:.0f} %" for k in LEVELS]
-            lines.append(f"| {name} | {cond} | " + " | ".join(row) + " |")
-    return "\n".join(lines)
+    from benchmarks.validate_lighting import markdown_table
+
+    rows = [
+        [name, cond, *(f"{100 * cells[k][0]:.1f} / {100 * cells[k][1]:.0f} %" for k in LEVELS)]
+        for name, r in results.items()
+        for cond, cells in r.items()
+    ]
+    return markdown_table(["set", "condition", *LEVELS], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.validate_lighting import run_over_sets, set_parser
+    from benchmarks.validate_lighting import script_main
 
-    return run_over_sets(set_parser(__doc__.splitlines()[0], holdout=40).parse_args(argv), choose_set, table)
+    return script_main(__doc__, 40, choose_set, table, argv)
 
 
 if __name__ == "__main__":

@@ -174,22 +174,21 @@ def choose_set(root: Path, n_train: int, n_holdout: int, preset_name: str, seed:
 
 def table(results: dict) -> str:
     """Markdown: per set and rule, good rejected / defects found per condition."""
-    head = " | ".join(f"{c}: good rejected / defects found" for c in CONDITIONS)
-    lines = [f"| set | rule | {head} |", "|---|---|" + "---|" * len(CONDITIONS)]
+    from benchmarks.validate_lighting import markdown_table
+
+    head = ["set", "rule", *(f"{c}: good rejected / defects found" for c in CONDITIONS)]
+    rows = []
     for name, r in results.items():
         for rule in RULES:
-            cells = [
-                f"{100 * r[c][rule]['false_reject_rate']:.1f} % / {100 * r[c][rule]['defects_found']:.0f} %"
-                for c in CONDITIONS
-            ]
-            lines.append(f"| {name} | {rule} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            rates = [(r[c][rule]["false_reject_rate"], r[c][rule]["defects_found"]) for c in CONDITIONS]
+            rows.append([name, rule, *(f"{100 * fr:.1f} % / {100 * found:.0f} %" for fr, found in rates)])
+    return markdown_table(head, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.validate_lighting import run_over_sets, set_parser
+    from benchmarks.validate_lighting import script_main
 
-    return run_over_sets(set_parser(__doc__.splitlines()[0], holdout=80).parse_args(argv), choose_set, table)
+    return script_main(__doc__, 80, choose_set, table, argv)
 
 
 if __name__ == "__main__":

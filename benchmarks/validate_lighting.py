@@ -137,24 +137,32 @@ def validate_set(root: Path, n_train: int, n_holdout: int, preset_name: str, see
 
 def table(results: dict) -> str:
     """A markdown table: one row per set and condition."""
-    lines = [
-        "| set | condition | image AUROC | false rejects at threshold | defects found | good sent to CHECK |",
-        "|---|---|---|---|---|---|",
-    ]
+    head = ["set", "condition", "image AUROC", "false rejects at threshold", "defects found", "good sent to CHECK"]
+    rows = []
     for name, r in results.items():
         for c in CONDITIONS:
             m = r[c]
-            lines.append(
-                f"| {name} | {c} | {m['image_auroc']:.3f} | {100 * m['false_reject_rate']:.1f} % | "
-                f"{100 * m['defects_found']:.1f} % | {100 * m['check_rate_good']:.1f} % |"
-            )
-    return "\n".join(lines)
+            rates = (m["false_reject_rate"], m["defects_found"], m["check_rate_good"])
+            rows.append([name, c, f"{m['image_auroc']:.3f}", *(f"{100 * x:.1f} %" for x in rates)])
+    return markdown_table(head, rows)
+
+
+def markdown_table(head: list[str], rows: list[list[str]]) -> str:
+    """A markdown table of ``rows`` (cells as text) under the column names ``head``."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def main(argv: list[str] | None = None) -> int:
     p = set_parser(__doc__.splitlines()[0], holdout=40)
     p.add_argument("--composites", type=int, help="swapped-in and re-finished composites each (default: the preset's)")
     return run_over_sets(p.parse_args(argv), validate_set, table)
+
+
+def script_main(doc: str, holdout: int, per_set, make_table, argv: list[str] | None) -> int:
+    """A per-set validation script's ``main``: :func:`set_parser` named by the first line of its ``doc``, then
+    :func:`run_over_sets` of ``per_set`` and ``make_table``."""
+    return run_over_sets(set_parser(doc.splitlines()[0], holdout=holdout).parse_args(argv), per_set, make_table)
 
 
 def set_parser(description: str, holdout: int) -> argparse.ArgumentParser:
