@@ -107,7 +107,7 @@ def holdout_order(order: np.ndarray, is_new: Sequence[bool], n_hold: int, unseen
     ]
     k = min(len(new), max(1, round(n_hold * len(new) / len(order))), n_hold)
     k = max(k, n_hold - len(old))
-    return np.array(new[:k] + old[: n_hold - k] + old[n_hold - k :] + new[k:], dtype=int)
+    return np.array(new[:k] + old + new[k:], dtype=int)  # the first n_hold: k new, then the old ones
 
 
 def fit(
