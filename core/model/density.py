@@ -18,7 +18,9 @@ cloud. The number is chosen from 1, 2, 4, ... up to
 :attr:`FeatureDensity.max_components` by the likelihood of a fifth of the good images held out from the fit, so
 it follows how many good images there are and how varied they are: a mixture fitted on a few images of one batch
 would learn that batch's textures and reject the next batch's good parts, and the held-out likelihood is what
-tells (few images of one session get few components, many varied ones more).
+tells (few images of one session get few components, many varied ones more). The fewest components whose held-out
+likelihood is within one standard error (over the held-out images) of the best are kept: with some twenty held-out
+images a smaller gain is chance, and on validation data such a larger mixture rejected a further batch's parts.
 The mixture is a fixed set of means and precision matrices (at most 1.6 MB per mode for EfficientNet-Lite0),
 whose size does not grow with the training set: not a memory bank. Until fitted it adds nothing, so models saved
 before it keep the behaviour their thresholds were calibrated with; a single Gaussian saved by an older LLAD
@@ -95,6 +97,17 @@ def kmeans(z: torch.Tensor, k: int, generator: torch.Generator, iterations: int 
     return torch.cat([torch.cdist(chunk, centres).argmin(1) for chunk in z.split(sample)])
 
 
+def fewest_within_one_error(tried: Sequence[tuple[torch.Tensor, Mixture]]) -> Mixture:
+    """Of mixtures with ever more components, each with its held-out images' negative log-likelihoods, the first
+    whose mean is within one standard error of the best mean (the best's error over the images): a few held-out
+    images cannot tell apart a likelihood gain that small, and the larger mixture learns those images' batch."""
+    means = [float(nll.mean()) for nll, _ in tried]
+    best = min(range(len(tried)), key=means.__getitem__)
+    nll = tried[best][0]
+    error = float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else 0.0
+    return next(m for (_, m), mean in zip(tried, means) if mean <= means[best] + error)
+
+
 class Mixture:
     """Component means (K, C), precisions (K, C, C) and the penalty each component adds to the squared
     distance (K,): its log-determinant minus twice its log-weight, relative to the smallest."""
@@ -134,10 +147,12 @@ class Mixture:
         """(...,) smallest penalised squared Mahalanobis distance of ``z`` (..., C) to a component."""
         return self._sq(z.reshape(-1, z.shape[-1])).amin(0).reshape(z.shape[:-1])
 
-    def neg_log_likelihood(self, z: torch.Tensor) -> float:
-        """Mean negative log-likelihood per dimension of the rows of ``z`` (N, C), constants dropped."""
-        log_density = torch.logsumexp(-0.5 * (self._sq(z).double() + self.base), 0)
-        return float(-log_density.mean()) / z.shape[-1]
+    def neg_log_likelihood(self, z: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood per dimension of the rows of ``z`` (..., C), constants dropped, over its
+        last two dimensions: one number for (N, C), one per image for descriptors (images, N, C)."""
+        flat = z.reshape(-1, z.shape[-1])
+        log_density = torch.logsumexp(-0.5 * (self._sq(flat).double() + self.base), 0).reshape(z.shape[:-1])
+        return -log_density.mean(-1) / z.shape[-1]
 
 
 class FeatureDensity(Stage):
@@ -214,15 +229,13 @@ class FeatureDensity(Stage):
         held_out = descriptors[held_index]
         # enough rows per component for a covariance that is more than its shrinkage
         min_rows = 4 * descriptors.shape[-1]
-        best = None
+        tried = []  # (held-out images' negative log-likelihoods, mixture), fewest components first
         k = 1
         while k <= self.max_components and (k == 1 or len(fit_rows) >= k * min_rows):
             mixture = Mixture.fit(fit_rows, k, self.shrinkage, generator, min_rows if k > 1 else 2)
-            nll = mixture.neg_log_likelihood(held_out.reshape(-1, held_out.shape[-1]))
-            if best is None or nll < best[0]:
-                best = (nll, mixture)
+            tried.append((mixture.neg_log_likelihood(held_out.reshape(len(held_out), -1, held_out.shape[-1])), mixture))
             k *= 2
-        mixture = best[1]
+        mixture = fewest_within_one_error(tried)
         for name in ("means", "precisions", "offsets"):
             setattr(self, name, getattr(mixture, name).clone())
         size = discrepancy.shape[-2:]

@@ -16,7 +16,7 @@ from core.model.anomaly_map import (
     unit_residuals,
 )
 from core.model.decoder import ContextReconstructionDecoder, RingConv2d
-from core.model.density import FeatureDensity, mahalanobis_sq, shrunk_precision
+from core.model.density import FeatureDensity, Mixture, fewest_within_one_error, mahalanobis_sq, shrunk_precision
 from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
 from core.model.loss import reconstruction_loss
@@ -361,6 +361,32 @@ def test_feature_density_picks_its_components_by_held_out_likelihood():
     plain = FeatureDensity((6,))
     plain.fit(one_texture, disc)
     assert plain.components == 1
+
+
+def test_feature_density_keeps_the_fewest_components_within_one_standard_error_of_the_best():
+    """A gain in held-out likelihood smaller than its standard error over the held-out images does not buy more
+    components; a clear gain does, and a best mixture before the largest is found, not the largest."""
+    rng = torch.Generator().manual_seed(0)
+
+    def images(mean: float, spread: float) -> torch.Tensor:  # ten held-out images' negative log-likelihoods
+        return mean + spread * torch.randn(10, generator=rng, dtype=torch.float64)
+
+    assert fewest_within_one_error([(images(1.2, 0.01), "k1"), (images(1.0, 0.01), "k2")]) == "k2"
+    noisy = [(images(1.2, 0.01), "k1"), (images(1.05, 0.1), "k2"), (images(1.02, 0.1), "k4")]
+    assert fewest_within_one_error(noisy) == "k2"  # 1.02 + about 0.03 takes in 1.05, not 1.2
+    overfit = [(images(1.2, 0.01), "k1"), (images(1.0, 0.01), "k2"), (images(1.1, 0.01), "k4")]
+    assert fewest_within_one_error(overfit) == "k2"
+    assert fewest_within_one_error([(torch.tensor([0.5]), "only")]) == "only"
+
+
+def test_mixture_likelihood_per_image_averages_to_the_pooled_rows():
+    rng = torch.Generator().manual_seed(1)
+    rows = _clusters(200, rng)
+    mixture = Mixture.fit(rows, 3, 0.01, rng, 10)
+    per_image = mixture.neg_log_likelihood(rows.view(6, 100, 6))
+    assert per_image.shape == (6,)
+    assert torch.allclose(per_image.mean(), mixture.neg_log_likelihood(rows), atol=1e-9)
+    assert float(per_image.std()) > 0
 
 
 def test_feature_density_round_trips_its_mixture_and_reads_a_single_gaussian_saved_before():
