@@ -7,12 +7,10 @@ cameras of the training and the held-out families capture them. Each variant swi
 AUROC (good against defective copy) and the pixel AUROC on the synthetic defects' masks per set and condition:
 
 - ``density``: the feature density in the discrepancy (:mod:`core.model.density`);
-- ``floor``: the noise floor (:mod:`core.model.noise_floor`);
 - ``contrast``: the region contrast (:mod:`core.model.region_contrast`);
 - ``foreign``: the foreign-region head (:mod:`core.model.foreign_region`);
 - ``image density``: the image density in the score (:mod:`core.model.image_density`);
 - ``gate``: the image gate on the map (:mod:`core.model.image_gate`; image scores unchanged by design);
-- ``noise norm``: the noise-aware normalisation of the score (:meth:`core.calibration.ModeCalibration.level_factor`).
 
 Thresholds were calibrated with every term on, so only threshold-free measures are compared. No test image is read.
 
@@ -29,7 +27,7 @@ import numpy as np
 
 SETS = ("mtd", "bottle", "bsdata", "ksdd")
 CONDITIONS = ("well-lit", "train family", "held-out family")
-VARIANTS = ("all", "density", "floor", "contrast", "foreign", "image density", "gate", "noise norm")
+VARIANTS = ("all", "density", "contrast", "foreign", "image density", "gate")
 
 
 def _scoring_without(term: str):
@@ -38,8 +36,6 @@ def _scoring_without(term: str):
     def forward(self, recon, targets_on_grid, target_feats, captured):
         density = None if term == "density" else self.density
         amap, score = self.map(recon, targets_on_grid, captured.shape[-2:], self.baseline, self.whitening, density)
-        if term != "floor":
-            amap = self.floor(amap)
         if term != "contrast":
             amap = self.region_contrast.add_to(amap, target_feats[-1])
         if term != "foreign":
@@ -54,18 +50,15 @@ def _scoring_without(term: str):
 @contextlib.contextmanager
 def without(term: str):
     """Inspection with ``term`` switched off (``"all"``: nothing switched off)."""
-    from core.calibration import ModeCalibration
     from core.postprocess import ModeScoring
 
-    saved_forward, saved_factor = ModeScoring.forward, ModeCalibration.level_factor
-    if term not in ("all", "noise norm"):
+    saved_forward = ModeScoring.forward
+    if term != "all":
         ModeScoring.forward = _scoring_without(term)
-    if term == "noise norm":
-        ModeCalibration.level_factor = lambda self, noise: 1.0
     try:
         yield
     finally:
-        ModeScoring.forward, ModeCalibration.level_factor = saved_forward, saved_factor
+        ModeScoring.forward = saved_forward
 
 
 def _measure(predictor, goods, bads, masks) -> dict:

@@ -10,7 +10,7 @@
 
 The scoring stages fitted on good parts after training, which :mod:`core.postprocess` holds and saves per input
 mode, each a :class:`~core.model.stage.Stage` with its settings: :mod:`anomaly_map` (whitening, position baseline,
-the map and its score), :mod:`density`, :mod:`noise_floor`, :mod:`region_contrast`, :mod:`foreign_region`,
+the map and its score), :mod:`density`, :mod:`region_contrast`, :mod:`foreign_region`,
 :mod:`image_density`, :mod:`image_gate`.
 """
 

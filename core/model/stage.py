@@ -1,10 +1,10 @@
 """The base of every fitted scoring stage after the network: its settings belong to the model, not to the code.
 
-A stage (a feature density, a noise floor, an image gate, ...) is tuned by a few numbers: a shrinkage, a window, a
-weight, a clamp. They are class attributes, the defaults, so the code reads as before; but each stage copies them
-into itself when it is made, and :class:`~core.postprocess.PostProcessor` saves them beside the stage's tensors and
-makes the stage from the saved ones when a recipe is loaded. A default changed in the code then changes what new
-trainings do and leaves every saved model scoring as it was calibrated.
+A stage (a feature density, a foreign-region head, an image gate, ...) is tuned by a few numbers: a shrinkage, a
+window, a weight, a clamp. They are class attributes, the defaults, so the code reads as before; but each stage
+copies them into itself when it is made, and :class:`~core.postprocess.PostProcessor` saves them beside the stage's
+tensors and makes the stage from the saved ones when a recipe is loaded. A default changed in the code then changes
+what new trainings do and leaves every saved model scoring as it was calibrated.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The post-processor: everything that turns the network's output into scores, maps and verdicts, saved as one.
 
 The network (:class:`~core.model.net.LowLightAnomalyNet`) returns reconstructed features and the illumination map.
-After it, per input mode, come the scoring stages fitted on good parts (:class:`~core.postprocess.scoring.ModeScoring`:
-whitening, position baseline, feature density, map, noise floor, region contrast, foreign-region head, image
-density, image gate), then the calibration that normalises raw scores and maps to 0 = typical good part and
-1 = threshold, aware of each frame's noise (:class:`~core.calibration.ModeCalibration`), and the lighting range the
+After it, per input mode, come the scoring stages fitted on good parts
+(:class:`~core.postprocess.scoring.ModeScoring`: whitening, position baseline, feature density, map, region
+contrast, foreign-region head, image density, image gate), then the calibration that normalises raw scores and maps
+to 0 = typical good part and 1 = threshold (:class:`~core.calibration.ModeCalibration`), and the lighting range the
 lighting guard checks frames against (:class:`~core.lighting.LightingRange`).
 
 :meth:`PostProcessor.to_dict` holds every stage's settings and the calibration's numbers (JSON, in the recipe's

@@ -6,17 +6,16 @@ cameras of the training family (:mod:`core.postprocess.views`):
 1. whitening (dark-input modes only, :data:`WHITENED_MODES`) and position baseline: on the residuals of up to
    ``cfg.baseline_images`` training images;
 2. feature density: on the target features of up to ``cfg.density_images`` of them;
-3. noise floor: on the map of the held-out good images so far (its pixels' spread scales the two map terms);
-4. region contrast: on the coarsest target features of the feature density's images;
-5. foreign-region head: on ``cfg.swap_images`` composites of those images with a region swapped in from another
+3. region contrast: on the coarsest target features of the feature density's images, scaled to the spread of the
+   held-out good images' map so far (as the next term);
+4. foreign-region head: on ``cfg.swap_images`` composites of those images with a region swapped in from another
    and ``cfg.refinish_images`` with a region of their own re-finished;
-6. image density: on the summaries of up to ``cfg.image_density_images`` training images (also at other
+5. image density: on the summaries of up to ``cfg.image_density_images`` training images (also at other
    exposures), only where it weighs in at all (:meth:`~core.model.image_density.ImageDensity.fitted_weight`);
-7. image gate: on the held-out images' scores;
-8. calibration (:func:`core.calibration.calibrate_mode`): thresholds from the held-out images, each seen
-   ``cfg.calibration_views`` times by different cameras, and synthetic defects, their maps gated, every score
-   divided by the rise fitted with each view's noise; the threshold's spread also from ``cfg.spread_images`` of
-   the baseline's training images, seen as often.
+6. image gate: on the held-out images' scores;
+7. calibration (:func:`core.calibration.calibrate_mode`): thresholds from the held-out images, each seen
+   ``cfg.calibration_views`` times by different cameras, and synthetic defects, their maps gated; the threshold's
+   spread also from ``cfg.spread_images`` of the baseline's training images, seen as often.
 
 Last, the lighting range of every view seen is the lighting guard's. Cancel is checked as every stage goes.
 """
@@ -162,10 +161,9 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
     bad = [
         (as_lowlight(img, mode, cfg, v.rng, v.cutoff), img if mode == InputMode.PAIRED else None) for img, _ in defects
     ]
-    good_light, bad_light = v.lighting(good), v.lighting(bad)
+    good_light = v.lighting(good)
     map_scores, map_pixels = v.scores(good)  # the map's, before the stages fitted below
     map_spread = spread(torch.from_numpy(map_pixels))
-    s.floor.fit(torch.from_numpy(map_pixels))
     del map_pixels
     s.region_contrast.fit(coarse, map_spread, seed=cfg.seed)
     if keep is not None and len(coarse) >= s.foreign_region.min_images:
@@ -185,7 +183,6 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
     d_scores, d_maps = v.scores(bad) if bad else (None, None)
     trained = _views_of(v, base_items[: cfg.spread_images])  # images the network learnt: for the spread only
     t_scores = v.scores(trained)[0] if trained else None
-    t_noise = np.array([x.noise for x in v.lighting(trained)])
     del trained
     s.gate.fit(g_scores, s.image_density.weight / s.image_density.max_weight)
     g_maps = gated(s.gate, g_maps, g_scores)
@@ -202,10 +199,7 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
         d_maps,
         masks,
         cfg.false_reject_rate,
-        np.array([x.noise for x in good_light]),
-        np.array([x.noise for x in bad_light]) if bad else None,
         t_scores,
-        t_noise if t_scores is not None else None,
     )
     return good_light
 

@@ -18,7 +18,6 @@ from core.model.density import FeatureDensity
 from core.model.foreign_region import ForeignRegion
 from core.model.image_density import ImageDensity
 from core.model.image_gate import ImageGate
-from core.model.noise_floor import NoiseFloor
 from core.model.region_contrast import RegionContrast
 
 STAGES: tuple[tuple[str, str], ...] = (
@@ -26,7 +25,6 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("baseline", "each grid position's discrepancy as a z-score over good parts"),
     ("density", "how unlike good parts' local features the target's are, added to the discrepancy"),
     ("map", "smoothing and upsampling of the map, and the map's score (its top share less its median)"),
-    ("floor", "the map faded below what most good pixels reach"),
     ("region_contrast", "where a region differs from the rest of its own part, added to the map"),
     ("foreign_region", "where a region looks taken from another part, added to the map"),
     ("image_density", "how unusual the whole part's texture is, in the image score"),
@@ -51,7 +49,6 @@ class ModeScoring(nn.Module):
         self.baseline = PositionBaseline(len(self.channels), self.grid, s.get("baseline"))
         self.density = FeatureDensity(self.channels, s.get("density"))
         self.map = AnomalyMapGenerator(s.get("map"))
-        self.floor = NoiseFloor(s.get("floor"))
         self.region_contrast = RegionContrast(s.get("region_contrast"))
         self.foreign_region = ForeignRegion(self.channels, s.get("foreign_region"))
         self.image_density = ImageDensity(s.get("image_density"))
@@ -76,7 +73,7 @@ class ModeScoring(nn.Module):
         encoder's target features and the images as captured (:func:`core.preprocess.captured_images`), whose size
         the map takes. The image score is the map's before the map terms, with the image density's part."""
         amap, score = self.map(recon, targets_on_grid, captured.shape[-2:], self.baseline, self.whitening, self.density)
-        amap = self.region_contrast.add_to(self.floor(amap), target_feats[-1])
+        amap = self.region_contrast.add_to(amap, target_feats[-1])
         amap = self.foreign_region.add_to(amap, target_feats, captured)
         if self.image_density.is_fitted:
             score = self.image_density.combine(score, self.image_density.summaries(target_feats))

@@ -60,7 +60,7 @@ def test_calibration_fits_the_stages_in_the_order_they_run(trained, generated, m
     for cal in post.modes.values():
         assert len(cal.train_scores) == spread_images * cfg.calibration_views
         assert np.all(np.isfinite(cal.train_scores)) and min(cal.train_scores) > 0
-    assert post.stage("lowlight", "foreign_region").is_fitted and post.stage("welllit", "floor").is_fitted
+    assert post.stage("lowlight", "foreign_region").is_fitted and post.stage("welllit", "density").is_fitted
 
 
 def test_calibration_stops_on_cancel_within_a_mode(trained, generated):

@@ -21,7 +21,6 @@ from core.model.ife import IlluminationEstimator, IlluminationModulation
 from core.model.lfe import LowPassFeatureEnhancement
 from core.model.loss import reconstruction_loss
 from core.model.net import LowLightAnomalyNet, NetConfig
-from core.model.noise_floor import NoiseFloor
 
 
 def _high_freq_energy(x: torch.Tensor) -> float:
@@ -221,31 +220,6 @@ def test_position_baseline_discounts_places_that_are_always_hard():
     assert score(base(defect)) > 2 * score(base(ok))  # normalised: the defect wins
     with pytest.raises(ValueError):
         base.fit(torch.rand(4, 3, 16, 16))
-
-
-def test_noise_floor_flattens_good_parts_noise_and_keeps_a_defects_contrast():
-    """Fitted on good maps (noise around 1), the floor sits at their 75th percentile: a good map's noise mostly
-    fades to near zero, while a defect far above it keeps its height over the floor; the order of values is kept."""
-    gen = torch.Generator().manual_seed(0)
-    good = 1.0 + 0.1 * torch.randn(20, 1, 32, 32, generator=gen)
-    floor = NoiseFloor()
-    assert not floor.is_fitted and torch.equal(floor(good), good)  # the identity until fitted
-    floor.fit(good)
-    assert floor.is_fitted
-    assert float(floor.level) == pytest.approx(float(torch.quantile(good.flatten(), 0.75)), abs=1e-6)
-    assert float(floor.knee) == pytest.approx(0.25 * float(good.std()), rel=1e-5)
-    test = 1.0 + 0.1 * torch.randn(1, 1, 32, 32, generator=gen)
-    test[..., 10:14, 10:14] = 2.0  # a defect
-    out = floor(test)
-    noise = out[..., 20:, 20:]
-    assert float(noise.median()) < 0.1 * float(test[..., 20:, 20:].std())  # most of the noise is gone
-    assert float(noise.min()) >= 0.0
-    defect_rise = float(out[..., 12, 12] - noise.median())
-    assert defect_rise == pytest.approx(float(2.0 - floor.level), rel=0.05)  # the defect's height over the floor
-    order = torch.argsort(test.flatten())
-    assert bool((out.flatten()[order].diff() >= 0).all())  # monotone: what ranked higher still does
-    with pytest.raises(ValueError):
-        NoiseFloor().fit(torch.ones(1))
 
 
 def test_unfitted_whitening_is_the_cosine_distance():

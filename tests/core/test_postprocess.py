@@ -18,7 +18,6 @@ from core.model.density import FeatureDensity
 from core.model.foreign_region import ForeignRegion
 from core.model.image_density import ImageDensity
 from core.model.image_gate import ImageGate
-from core.model.noise_floor import NoiseFloor
 from core.model.region_contrast import RegionContrast
 from core.model.stage import Stage
 from core.postprocess import STAGES, PostProcessor
@@ -112,7 +111,7 @@ def test_changed_defaults_leave_a_saved_model_alone(saved, frames, monkeypatch):
     before = _results(read_version(saved), frames)
     for cls, name, value in INSPECTION_SETTINGS:
         monkeypatch.setattr(cls, name, value)
-    monkeypatch.setattr(NoiseFloor, "quantile", 0.2)  # a fit-only setting: saved all the same
+    monkeypatch.setattr(FeatureDensity, "shrinkage", 0.5)  # a fit-only setting: saved all the same
     loaded = read_version(saved)
     assert loaded.post.stage(InputMode.LOWLIGHT, "gate").z_cap == 2.5
     _assert_same(before, _results(loaded, frames))

@@ -126,8 +126,8 @@ def test_a_map_graph_follows_its_modes_terms_when_a_fit_replaces_them(trained, t
     model = copy.deepcopy(trained)  # the session's model stays as trained
     predictor = Predictor(model)
     before = predictor.predict(tile, InputMode.WELLLIT)
-    region = model.post.scoring[InputMode.WELLLIT.value].region_contrast
-    region.position_mean = region.position_mean + 3 * torch.randn_like(region.position_mean)  # a new tensor
+    density = model.post.scoring[InputMode.WELLLIT.value].density
+    density.means = density.means + 3 * torch.randn_like(density.means)  # a new tensor
     after = predictor.predict(tile, InputMode.WELLLIT)
     predictor.detector.use_graphs = False
     eager = predictor.predict(tile, InputMode.WELLLIT)
