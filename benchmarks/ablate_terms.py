@@ -11,6 +11,7 @@ AUROC (good against defective copy) and the pixel AUROC on the synthetic defects
 - ``foreign``: the foreign-region head (:mod:`core.model.foreign_region`);
 - ``image density``: the image density in the score (:mod:`core.model.image_density`);
 - ``gate``: the image gate on the map (:mod:`core.model.image_gate`; image scores unchanged by design);
+- ``noise norm``: the noise-aware normalisation of the score (:meth:`core.calibration.ModeCalibration.level_factor`).
 
 Thresholds were calibrated with every term on, so only threshold-free measures are compared. No test image is read.
 
@@ -27,7 +28,7 @@ import numpy as np
 
 SETS = ("mtd", "bottle", "bsdata", "ksdd")
 CONDITIONS = ("well-lit", "train family", "held-out family")
-VARIANTS = ("all", "density", "contrast", "foreign", "image density", "gate")
+VARIANTS = ("all", "density", "contrast", "foreign", "image density", "gate", "noise norm")
 
 
 def _scoring_without(term: str):
@@ -50,15 +51,18 @@ def _scoring_without(term: str):
 @contextlib.contextmanager
 def without(term: str):
     """Inspection with ``term`` switched off (``"all"``: nothing switched off)."""
+    from core.calibration import ModeCalibration
     from core.postprocess import ModeScoring
 
-    saved_forward = ModeScoring.forward
-    if term != "all":
+    saved_forward, saved_factor = ModeScoring.forward, ModeCalibration.level_factor
+    if term not in ("all", "noise norm"):
         ModeScoring.forward = _scoring_without(term)
+    if term == "noise norm":
+        ModeCalibration.level_factor = lambda self, noise: 1.0
     try:
         yield
     finally:
-        ModeScoring.forward = saved_forward
+        ModeScoring.forward, ModeCalibration.level_factor = saved_forward, saved_factor
 
 
 def _measure(predictor, goods, bads, masks) -> dict:

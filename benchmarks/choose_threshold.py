@@ -76,7 +76,7 @@ def student_t_quantile(p: float, dof: float) -> float:
 
 def rule_threshold(cal, rule: str, n_images: int, rate: float, train_scores=None) -> float:
     """``cal``'s (a ModeCalibration) threshold under ``rule`` from its saved good scores (and, for the
-    :data:`TRAIN_RULES`, the scores of the training images' views)."""
+    :data:`TRAIN_RULES`, the level-corrected scores of the training images' views)."""
     from statistics import NormalDist
 
     from core.calibration import log_median_spread
@@ -121,10 +121,11 @@ def _decide(results, model, rule: str, n_images: int, train_scores: dict) -> np.
 
 
 def training_view_scores(root: Path, n_train: int, seed: int, model, predictor) -> dict:
-    """Per mode, the raw scores of the model's training images, each seen by as many cameras as
+    """Per mode, the level-corrected raw scores of the model's training images, each seen by as many cameras as
     calibration shows a held-out image (:func:`core.postprocess.views.calibration_view`)."""
     from benchmarks.validate_lighting import _split
     from core.postprocess.views import calibration_view, score_views
+    from core.preprocess import resize_rgb
     from core.train_setup import load_items
     from core.types import InputMode
 
@@ -135,10 +136,14 @@ def training_view_scores(root: Path, n_train: int, seed: int, model, predictor) 
     cutoff = model.lowlight_exposure / model.welllit_mean
     rng = np.random.default_rng(seed + 11)
     out = {}
-    for mode_name in model.post.modes:
+    for mode_name, cal in model.post.modes.items():
         mode = InputMode(mode_name)
         views = [calibration_view(it, mode, cfg, rng, cutoff) for it in items for _ in range(cfg.calibration_views)]
-        out[mode_name], _ = score_views(predictor.detector, views, mode, cfg, model.welllit_mean)
+        noise = np.array(
+            [model.post.lighting.measure(resize_rgb(v, cfg.image_size), model.welllit_mean).noise for v, _ in views]
+        )
+        raw, _ = score_views(predictor.detector, views, mode, cfg, model.welllit_mean)
+        out[mode_name] = raw / np.asarray(cal.level_factor(noise))
     return out
 
 

@@ -14,13 +14,13 @@ mode it keeps, from held-out good samples (never trained on):
 - ``pixel_center`` / ``pixel_threshold``: the same for map values; the pixel threshold is the F1-best value on
   synthetic defects when they exist, never below the 99.9th percentile of good pixels.
 
-The calibration views are rendered by random cameras of the training family, so the statistics above already span
-the noise and exposure a line's camera may bring; a frame noisier or darker than any of them goes to CHECK (the
-lighting guard, :mod:`core.lighting`). Scores are not corrected for each frame's own noise: a correction fitted as a
-power law of the noise ranked good and defective parts worse on three of four sets and rejected no fewer good parts
-(validation data, ``benchmarks/ablate_terms.py``).
+Noise-aware: a noisier frame (a darker exposure or a noisier sensor, :func:`core.lighting.estimate_noise`) makes
+every score of a good part higher. Each mode fits, on its calibration views rendered under many sensor conditions,
+how the log of good parts' raw scores rises with the log of their noise (:func:`fit_noise_slope`), and every raw
+score and map is first divided by that expected rise at the frame's own noise (:meth:`ModeCalibration.level_factor`),
+so the statistics above are of level-corrected scores and a noisier camera does not shift them all.
 
-Normalised score = (raw - center) / (threshold - center): **0 is a typical good part, 1.0 is the calibrated
+Normalised score = (raw / factor - center) / (threshold - center): **0 is a typical good part, 1.0 is the calibrated
 threshold**. Maps are normalised the same way with the pixel pair. The state is plain numbers saved with the recipe
 (``to_dict``/``from_dict``), as the last stage of the :class:`core.postprocess.PostProcessor`.
 """
@@ -31,6 +31,12 @@ from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 
 import numpy as np
+
+MIN_NOISE_SPREAD = 0.3
+"""Least spread (standard deviation of the log noise) of the calibration views for a noise slope to be fitted: over a
+narrower range the slope is mostly chance."""
+MAX_NOISE_SLOPE = 2.0
+"""Steepest noise slope kept (the log score's rise per unit of log noise)."""
 
 
 @dataclass
@@ -43,11 +49,27 @@ class ModeCalibration:
     pixel_threshold: float
     good_scores: list[float] = field(default_factory=list)
     defect_scores: list[float] = field(default_factory=list)
-    #: scores of training images' views, whose spread the threshold takes with the held-out ones'
+    #: the good score's rise with the noise (d log score / d log noise); 0 = scores taken as they are
+    noise_slope: float = 0.0
+    #: the log noise at which the factor is 1 (the calibration views' median) and the range it is clamped to
+    noise_ref: float = 0.0
+    noise_lo: float = 0.0
+    noise_hi: float = 0.0
+    #: each held-out good view's relative noise, beside its score (its raw score = score x level_factor(noise))
+    good_noise: list[float] = field(default_factory=list)
+    #: level-corrected scores of training images' views, whose spread the threshold takes with the held-out ones'
     train_scores: list[float] = field(default_factory=list)
 
+    def level_factor(self, noise: float | np.ndarray | None):
+        """What a good part's raw score (and map) is expected to be multiplied by at relative ``noise``, against
+        the calibration views' median noise; 1 where no slope was fitted or the noise is unknown."""
+        if noise is None or self.noise_slope == 0.0:
+            return 1.0 if noise is None or np.isscalar(noise) else np.ones(np.shape(noise))
+        logs = np.clip(np.log(np.maximum(noise, 1e-9)), self.noise_lo, self.noise_hi)
+        return np.exp(self.noise_slope * (logs - self.noise_ref))
+
     def normalize_score(self, raw: float | np.ndarray):
-        """Normalised score of a raw score."""
+        """Normalised score of a level-corrected raw score (raw / :meth:`level_factor`)."""
         return (raw - self.center) / max(self.threshold - self.center, 1e-9)
 
     def denormalize_score(self, norm: float) -> float:
@@ -57,9 +79,11 @@ class ModeCalibration:
         scale = max(self.pixel_threshold - self.pixel_center, 1e-9)
         return ((raw - self.pixel_center) / scale).astype(np.float32)
 
-    def apply(self, raw_score: float, raw_map: np.ndarray) -> tuple[float, np.ndarray]:
-        """(normalised score, normalised map) of one frame's raw score and map."""
-        return float(self.normalize_score(float(raw_score))), self.normalize_map(raw_map)
+    def apply(self, raw_score: float, raw_map: np.ndarray, noise: float | None) -> tuple[float, np.ndarray]:
+        """(normalised score, normalised map) of one frame's raw score and map at relative ``noise`` (``None``:
+        unknown): both divided by :meth:`level_factor` first."""
+        factor = float(self.level_factor(noise))
+        return float(self.normalize_score(float(raw_score) / factor)), self.normalize_map(raw_map / factor)
 
     @classmethod
     def fit(cls, *args, **kwargs) -> ModeCalibration:
@@ -163,6 +187,30 @@ def _thinned(values: np.ndarray) -> np.ndarray:
     return values[:: values.size // PIXEL_SAMPLE + 1]
 
 
+def fit_noise_slope(good_scores, noise) -> tuple[float, float, float, float]:
+    """(slope, reference, low, high) of ``log score = a + slope * log noise`` on good views, by least squares,
+    the slope kept in [0, :data:`MAX_NOISE_SLOPE`]; reference is the median log noise and low/high the range seen
+    (the factor is clamped to it). A slope of 0 where the views' noise spreads too little (:data:`MIN_NOISE_SPREAD`)
+    or there are fewer than 8 of them."""
+    scores = np.asarray(good_scores, np.float64).ravel()
+    logs_n = np.log(np.maximum(np.asarray(noise, np.float64).ravel(), 1e-9))
+    ok = np.isfinite(scores) & (scores > 0) & np.isfinite(logs_n)
+    logs_s, logs_n = np.log(scores[ok]), logs_n[ok]
+    if logs_n.size == 0:
+        return 0.0, 0.0, 0.0, 0.0
+    ref, lo, hi = float(np.median(logs_n)), float(logs_n.min()), float(logs_n.max())
+    if logs_n.size < 8 or logs_n.std() < MIN_NOISE_SPREAD:
+        return 0.0, ref, lo, hi
+    centred = logs_n - logs_n.mean()
+    slope = float(np.dot(centred, logs_s - logs_s.mean()) / np.dot(centred, centred))
+    return float(np.clip(slope, 0.0, MAX_NOISE_SLOPE)), ref, lo, hi
+
+
+def _per_view(maps: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """``maps`` (views first, any further axes: whole maps or a mask's inside pixels) each divided by its factor."""
+    return maps / factor.astype(np.float32).reshape((-1,) + (1,) * (maps.ndim - 1))
+
+
 def calibrate_mode(
     good_scores: np.ndarray,
     good_maps: np.ndarray,
@@ -170,10 +218,31 @@ def calibrate_mode(
     defect_maps: np.ndarray | None = None,
     defect_masks: np.ndarray | None = None,
     false_reject_rate: float = 0.01,
+    good_noise: np.ndarray | None = None,
+    defect_noise: np.ndarray | None = None,
     train_scores: np.ndarray | None = None,
+    train_noise: np.ndarray | None = None,
 ) -> ModeCalibration:
     """Statistics for one mode from held-out good samples and, optionally, synthetic defects and training images'
-    scores (``train_scores``, for the threshold's spread)."""
+    scores (``train_scores``, for the threshold's spread). With each view's relative noise (``good_noise``,
+    ``defect_noise``, ``train_noise``), the scores' rise with the noise is fitted first (on the held-out views) and
+    every score and map corrected for it (see the module docstring)."""
+    level = ModeCalibration(0.0, 1.0, 0.0, 1.0)
+    if good_noise is not None:
+        slope, ref, lo, hi = fit_noise_slope(good_scores, good_noise)
+        level = ModeCalibration(0.0, 1.0, 0.0, 1.0, noise_slope=slope, noise_ref=ref, noise_lo=lo, noise_hi=hi)
+        factor = np.asarray(level.level_factor(np.asarray(good_noise, np.float64)))
+        good_scores = np.asarray(good_scores, np.float64) / factor
+        good_maps = _per_view(np.asarray(good_maps, np.float32), factor)
+        if defect_scores is not None and defect_noise is not None:
+            factor = np.asarray(level.level_factor(np.asarray(defect_noise, np.float64)))
+            defect_scores = np.asarray(defect_scores, np.float64) / factor
+            if defect_maps is not None:
+                defect_maps = _per_view(np.asarray(defect_maps, np.float32), factor)
+        if train_scores is not None and train_noise is not None:
+            train_scores = np.asarray(train_scores, np.float64) / np.asarray(
+                level.level_factor(np.asarray(train_noise, np.float64))
+            )
     good_scores = np.asarray(good_scores, dtype=np.float64)
     threshold = threshold_for_false_reject(good_scores, false_reject_rate, train_scores)
     center = float(np.median(good_scores))
@@ -197,5 +266,10 @@ def calibrate_mode(
         pixel_threshold=float(pixel_threshold),
         good_scores=[float(x) for x in good_scores],
         defect_scores=[] if defect_scores is None else [float(x) for x in np.asarray(defect_scores)],
+        noise_slope=level.noise_slope,
+        noise_ref=level.noise_ref,
+        noise_lo=level.noise_lo,
+        noise_hi=level.noise_hi,
+        good_noise=[] if good_noise is None else [float(x) for x in np.asarray(good_noise)],
         train_scores=[] if train_scores is None else [float(x) for x in np.asarray(train_scores).ravel()],
     )

@@ -111,8 +111,8 @@ class LightingRange:
     (``exposure_max`` is kept to show the range): good parts brighter than the training images are scored as good
     (the image density is fitted at brighter and darker exposures too), and on MTD a model trained on the first
     100 good images by name would have sent 73 % of the other good training images to CHECK for brightness.
-    ``noise_block`` and ``noise_percentile`` are the estimator's settings the model was calibrated with (``noise_max``
-    is in its units): :meth:`measure` uses them.
+    ``noise_block`` and ``noise_percentile`` are the estimator's settings the model was calibrated with (the
+    noise-aware normalisation depends on them): :meth:`measure` uses them.
     """
 
     exposure_min: float

@@ -7,8 +7,9 @@ Thresholds are applied here, outside the network, so changing them re-decides ca
 model (:meth:`InspectionResult.with_thresholds`).
 
 Each frame's exposure and noise are measured at the model's input size (:mod:`core.lighting`, under a
-millisecond): a frame outside the lighting range the model was calibrated over gets UNCERTAIN (CHECK) with the
-reason.
+millisecond): the noise scales the raw score and map to the calibration's level
+(:meth:`~core.calibration.ModeCalibration.level_factor`), and a frame outside the lighting range the model was
+calibrated over gets UNCERTAIN (CHECK) with the reason.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ class Predictor:
         for k, f in enumerate(frames):
             h, w = f.image.shape[:2]
             seen = lighting[k]
-            score, amap = cal.apply(raw_scores[k], raw_maps[k])
+            score, amap = cal.apply(raw_scores[k], raw_maps[k], None if seen is None else seen.noise)
             amap = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR)
             amap = self.roi.mask_map(amap, 0.0)  # the good level: nothing outside is shown or outlined
             ill = cv2.resize(illum[k], (w, h), interpolation=cv2.INTER_LINEAR)

@@ -206,6 +206,7 @@ def fit(
         "image_density_needs": list(image_density_needs(cfg)),
         "calibration_views": {m.value: len(post.modes[m.value].good_scores) for m in modes},
         "spread_views": {m.value: len(post.modes[m.value].train_scores) for m in modes},
+        "noise_slope": {m.value: round(post.modes[m.value].noise_slope, 3) for m in modes},
         "lowlight_only": lowlight_only,
         "paired": any(it.lowlight is not None and it.welllit is not None for it in items),
         "roi": None if roi is None or roi.is_empty else roi.to_dict(),

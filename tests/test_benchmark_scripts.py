@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
@@ -39,3 +40,13 @@ def test_config_overrides_read_numbers_and_refuse_unknown_fields(monkeypatch) ->
         lighting.config_overrides(["no_such_field=1"])
     with pytest.raises(SystemExit, match="FIELD=VALUE"):
         lighting.config_overrides(["steps"])
+
+
+def test_monotone_level_never_falls(monkeypatch) -> None:
+    level = _script("choose_level", monkeypatch)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-4, -1, 60)
+    y = 0.5 * (x + 2.5) ** 2 + rng.normal(0, 0.1, 60)  # falls, then rises: a U
+    knots, values = level.monotone_level(x, y)
+    assert np.all(np.diff(knots) > 0) and np.all(np.diff(values) >= 0)
+    assert values[-1] == pytest.approx(np.median(y[x > np.quantile(x, 0.8)]), abs=0.3)

@@ -4,8 +4,9 @@ The network (:class:`~core.model.net.LowLightAnomalyNet`) returns reconstructed 
 After it, per input mode, come the scoring stages fitted on good parts
 (:class:`~core.postprocess.scoring.ModeScoring`: whitening, position baseline, feature density, map, region
 contrast, foreign-region head, image density, image gate), then the calibration that normalises raw scores and maps
-to 0 = typical good part and 1 = threshold (:class:`~core.calibration.ModeCalibration`), and the lighting range the
-lighting guard checks frames against (:class:`~core.lighting.LightingRange`).
+to 0 = typical good part and 1 = threshold, aware of each frame's noise
+(:class:`~core.calibration.ModeCalibration`), and the lighting range the lighting guard checks frames against
+(:class:`~core.lighting.LightingRange`).
 
 :meth:`PostProcessor.to_dict` holds every stage's settings and the calibration's numbers (JSON, in the recipe's
 ``model.json``); :meth:`PostProcessor.state_dict` the stages' tensors (beside the network's weights). A loaded

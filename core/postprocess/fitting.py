@@ -14,8 +14,9 @@ cameras of the training family (:mod:`core.postprocess.views`):
    exposures), only where it weighs in at all (:meth:`~core.model.image_density.ImageDensity.fitted_weight`);
 6. image gate: on the held-out images' scores;
 7. calibration (:func:`core.calibration.calibrate_mode`): thresholds from the held-out images, each seen
-   ``cfg.calibration_views`` times by different cameras, and synthetic defects, their maps gated; the threshold's
-   spread also from ``cfg.spread_images`` of the baseline's training images, seen as often.
+   ``cfg.calibration_views`` times by different cameras, and synthetic defects, their maps gated, every score
+   divided by the rise fitted with each view's noise; the threshold's spread also from ``cfg.spread_images`` of
+   the baseline's training images, seen as often.
 
 Last, the lighting range of every view seen is the lighting guard's. Cancel is checked as every stage goes.
 """
@@ -161,7 +162,7 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
     bad = [
         (as_lowlight(img, mode, cfg, v.rng, v.cutoff), img if mode == InputMode.PAIRED else None) for img, _ in defects
     ]
-    good_light = v.lighting(good)
+    good_light, bad_light = v.lighting(good), v.lighting(bad)
     map_scores, map_pixels = v.scores(good)  # the map's, before the stages fitted below
     map_spread = spread(torch.from_numpy(map_pixels))
     del map_pixels
@@ -183,6 +184,7 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
     d_scores, d_maps = v.scores(bad) if bad else (None, None)
     trained = _views_of(v, base_items[: cfg.spread_images])  # images the network learnt: for the spread only
     t_scores = v.scores(trained)[0] if trained else None
+    t_noise = np.array([x.noise for x in v.lighting(trained)])
     del trained
     s.gate.fit(g_scores, s.image_density.weight / s.image_density.max_weight)
     g_maps = gated(s.gate, g_maps, g_scores)
@@ -199,7 +201,10 @@ def _fit_mode(v: _ModeViews, post, base_items, density_items, holdout, defects, 
         d_maps,
         masks,
         cfg.false_reject_rate,
+        np.array([x.noise for x in good_light]),
+        np.array([x.noise for x in bad_light]) if bad else None,
         t_scores,
+        t_noise if t_scores is not None else None,
     )
     return good_light
 

@@ -12,6 +12,7 @@ from core.calibration import (
     ModeCalibration,
     best_f1_threshold,
     calibrate_mode,
+    fit_noise_slope,
     pooled_spread,
     threshold_for_false_reject,
 )
@@ -59,15 +60,15 @@ def test_training_scores_steady_the_spread_from_ten_held_out_images():
     assert threshold_for_false_reject(held, 0.01, wide[:7]) < 1.05  # too few training scores: held-out alone
 
 
-def test_calibration_keeps_the_training_scores_and_takes_the_threshold_spread_from_them_too():
+def test_calibration_keeps_the_training_scores_level_corrected():
     rng = np.random.default_rng(7)
-    good = np.exp(rng.normal(0, 0.02, 10))  # ten held-out scores that happen to agree closely
-    train = 0.7 * np.exp(rng.normal(0, 0.2, 100))
-    maps = rng.random((10, 8, 8)).astype(np.float32)
-    cal = calibrate_mode(good, maps, train_scores=train)
-    assert np.allclose(cal.train_scores, train)
-    assert cal.threshold == pytest.approx(threshold_for_false_reject(good, 0.01, train))
-    assert cal.threshold > calibrate_mode(good, maps).threshold * 1.3  # the pooled spread, not the ten's
+    noise = np.exp(rng.uniform(np.log(0.01), np.log(0.2), 60))
+    good = noise**0.5 * np.exp(rng.normal(0, 0.2, 60))
+    train_noise = np.exp(rng.uniform(np.log(0.01), np.log(0.2), 100))
+    train = 0.7 * train_noise**0.5 * np.exp(rng.normal(0, 0.2, 100))
+    maps = rng.random((60, 8, 8)).astype(np.float32)
+    cal = calibrate_mode(good, maps, good_noise=noise, train_scores=train, train_noise=train_noise)
+    assert np.allclose(cal.train_scores, train / cal.level_factor(train_noise))
     again = ModeCalibration.from_dict(json.loads(json.dumps(cal.to_dict())))
     assert again == cal
     old = {k: v for k, v in cal.to_dict().items() if k != "train_scores"}  # saved before training scores were
@@ -115,17 +116,42 @@ def test_pixel_statistics_of_maps_beyond_the_sample_size_hold_on_their_thinned_v
 
 
 def test_post_processor_round_trips_its_settings_and_refuses_unknown_modes():
-    cal = ModeCalibration(1.0, 2.0, 0.1, 0.5, [1.0], [3.0], train_scores=[0.8, 0.9])
+    cal = ModeCalibration(1.0, 2.0, 0.1, 0.5, [1.0], [3.0], noise_slope=0.8, noise_ref=-3.0, noise_lo=-4, noise_hi=-2)
     post = PostProcessor({"lowlight": cal}, LightingRange(0.05, 1.5, 0.2, noise_block=8, noise_percentile=30.0))
     again = PostProcessor.from_dict(json.loads(json.dumps(post.to_dict())))
     assert again.modes == post.modes and again.lighting == post.lighting and again.to_dict() == post.to_dict()
     assert again.for_mode(InputMode.LOWLIGHT).threshold == 2.0
     assert again.for_mode(InputMode.WELLLIT).threshold == 2.0  # borrowed from the closest calibrated mode
+    assert again.for_mode(InputMode.LOWLIGHT).level_factor(np.exp(-2.5)) == pytest.approx(np.exp(0.4))
     noisy = np.random.default_rng(0).integers(40, 200, (64, 64, 3)).astype(np.uint8)
     assert again.lighting.measure(noisy, 0.2) == measure(noisy, 0.2, 8, 30.0)  # with its own estimator settings
     assert again.lighting.measure(noisy, 0.2) != measure(noisy, 0.2)
     with pytest.raises(ValueError):
         PostProcessor.from_dict({"modes": {"moonlight": post.to_dict()["modes"]["lowlight"]}})
+
+
+def test_noise_slope_is_fitted_and_the_normalised_scores_no_longer_follow_the_noise():
+    """Good parts whose raw score rises as noise^0.7: after calibration, their normalised scores are the same at
+    low and high noise, and the threshold rejects about the asked share at every level; a defect stays above it."""
+    rng = np.random.default_rng(4)
+    noise = np.exp(rng.uniform(np.log(0.01), np.log(0.2), 400))
+    good = 0.5 * noise**0.7 * np.exp(rng.normal(0, 0.1, noise.size))
+    maps = np.ones((noise.size, 4, 4), np.float32) * good[:, None, None].astype(np.float32)
+    cal = calibrate_mode(good[:200], maps[:200], false_reject_rate=0.05, good_noise=noise[:200])
+    assert cal.noise_slope == pytest.approx(0.7, abs=0.05)
+    norm = cal.normalize_score(good[200:] / cal.level_factor(noise[200:]))
+    quiet, loud = norm[noise[200:] < 0.03], norm[noise[200:] > 0.1]
+    assert abs(np.median(quiet) - np.median(loud)) < 0.3
+    assert np.mean(quiet >= 1) < 0.12 and np.mean(loud >= 1) < 0.12
+    # a defect that doubles a quiet frame's score: found once the noise is accounted for, missed by one threshold
+    # over all levels (which must sit above the noisy frames' good scores)
+    defect, quiet_noise = 2.0 * good[200:][noise[200:] < 0.03], noise[200:][noise[200:] < 0.03]
+    assert np.mean(cal.normalize_score(defect / cal.level_factor(quiet_noise)) >= 1) > 0.9
+    plain = calibrate_mode(good[:200], maps[:200], false_reject_rate=0.05)
+    assert np.mean(plain.normalize_score(defect) >= 1) < 0.1
+    # too narrow a range of noise: no slope, scores as they are
+    assert fit_noise_slope(good[:50], np.full(50, 0.05))[0] == 0.0
+    assert cal.level_factor(None) == 1.0
 
 
 def test_thresholds_three_bands():

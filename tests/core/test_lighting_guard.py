@@ -7,6 +7,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
 from core.cli import main
 from core.data.io import load_image
@@ -72,3 +73,12 @@ def test_llad_infer_prints_and_logs_the_reason(store, trained, mtd, tmp_path, mo
         logged = {r.image_ref.rsplit("/", 1)[-1]: r for r in log.query(category="tiles")}
     assert logged["dark.png"].reason == TOO_DARK and logged["noisy.png"].reason == TOO_NOISY
     assert logged["well.png"].reason == ""
+
+
+@pytest.mark.parametrize("mode", ["lowlight", "welllit"])
+def test_each_mode_fitted_how_scores_rise_with_noise(trained, mode):
+    """Calibration views span noise levels, so each mode's noise reference lies inside the range it saw."""
+    cal = trained.post.modes[mode]
+    assert cal.noise_lo <= cal.noise_ref <= cal.noise_hi
+    assert cal.noise_hi - cal.noise_lo > 0.5  # views from several cameras, not one
+    assert 0.0 <= cal.noise_slope <= 2.0

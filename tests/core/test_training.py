@@ -160,7 +160,8 @@ def test_inspection_scales_the_map_by_the_image_gate_and_leaves_the_score(traine
     multiplies the map by exp(weight x the image's clamped z-score); the score is unchanged either way."""
     gate = trained.post.scoring[mode.value].gate
     cal = trained.post.modes[mode.value]
-    good_logs = np.log(np.asarray(cal.good_scores))
+    # the gate sees raw scores, before the noise correction that the saved good scores have had
+    good_logs = np.log(np.asarray(cal.good_scores) * cal.level_factor(np.asarray(cal.good_noise)))
     assert gate.is_fitted and float(gate.center) == pytest.approx(float(np.median(good_logs)), abs=1e-5)
     mad = 1.4826 * np.median(np.abs(good_logs - np.median(good_logs)))
     assert float(gate.spread) == pytest.approx(mad, rel=1e-4)
