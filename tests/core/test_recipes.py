@@ -157,7 +157,7 @@ def test_damaged_json_missing_weights_and_newer_formats_are_refused(saved):
     (folder / "model.json").write_text(json.dumps({**meta, "format": 99}))
     with pytest.raises(RecipeError, match="format 99"):
         r.load()
-    # before the reset at 15; 15 (scoring not saved whole); 16 (scored with two terms since removed): retrain
+    # before the reset at 15; 15 (scoring not saved whole); 16 (scored with the noise floor since removed): retrain
     for older in (1, 6, 14, 15, 16):
         (folder / "model.json").write_text(json.dumps({**meta, "format": older}))
         with pytest.raises(RecipeError, match=f"older LLAD \\(model format {older};.*retrain this category"):
