@@ -6,10 +6,10 @@ cameras of the training family (:mod:`core.postprocess.views`):
 1. whitening (dark-input modes only, :data:`WHITENED_MODES`) and position baseline: on the residuals of up to
    ``cfg.baseline_images`` training images;
 2. feature density: on the target features of up to ``cfg.density_images`` of them;
-3. region contrast: on the coarsest target features of the feature density's images, scaled to the spread of the
-   held-out good images' map so far (as the next term);
+3. region contrast: on the coarsest target features of the feature density's images;
 4. foreign-region head: on ``cfg.swap_images`` composites of those images with a region swapped in from another
-   and ``cfg.refinish_images`` with a region of their own re-finished;
+   and ``cfg.refinish_images`` with a region of their own re-finished; both map terms are scaled to the spread of
+   the held-out good images' map so far;
 5. image density: on the summaries of up to ``cfg.image_density_images`` training images (also at other
    exposures), only where it weighs in at all (:meth:`~core.model.image_density.ImageDensity.fitted_weight`);
 6. image gate: on the held-out images' scores;
