@@ -3,7 +3,8 @@
 One model (a recipe's active version, or a short training on generated parts: the weights do not change the time)
 inspects the same frames with the traced graphs on (encoder, network and each mode's map) and off (eager), the
 two alternating frame by frame in one process, so a busy machine slows both alike; the report is the median of the
-per-frame differences and each side's median, well-lit and low-light, at one frame per call as a camera gives them.
+per-frame differences and each side's median, well-lit and low-light, at one frame per call as a camera gives them,
+with the graphs' time split into the predictor's stages (preparing the frame, the model, scoring).
 
     PYTHONPATH=. python benchmarks/graph_cache.py --frames 200 [--recipe RECIPE_DIR]
 """
@@ -48,12 +49,16 @@ def measure(predictor, frames: list[np.ndarray], mode) -> dict:
         for f in frames[:5]:
             predictor.predict(f, mode)
     times: dict[bool, list[float]] = {True: [], False: []}
+    stages: dict[str, list[float]] = {}  # the predictor's own stage times, graphs on
     for k, f in enumerate(frames):
         for on in (k % 2 == 0, k % 2 == 1):
             _switch(predictor, on)
             t0 = time.perf_counter()
-            predictor.predict(f, mode)
+            result = predictor.predict(f, mode)
             times[on].append(1000 * (time.perf_counter() - t0))
+            if on:
+                for stage, ms in result.timings.items():
+                    stages.setdefault(stage, []).append(ms)
     _switch(predictor, True)
     on, off = np.array(times[True]), np.array(times[False])
     return {
@@ -61,6 +66,7 @@ def measure(predictor, frames: list[np.ndarray], mode) -> dict:
         "eager_ms": round(float(np.median(off)), 2),
         "paired_saving_ms": round(float(np.median(off - on)), 2),
         "saving_iqr_ms": [round(float(q), 2) for q in np.percentile(off - on, [25, 75])],
+        "graphs_stage_ms": {stage: round(float(np.median(ms)), 2) for stage, ms in stages.items()},
         "frames": len(frames),
     }
 
