@@ -50,3 +50,20 @@ def test_monotone_level_never_falls(monkeypatch) -> None:
     knots, values = level.monotone_level(x, y)
     assert np.all(np.diff(knots) > 0) and np.all(np.diff(values) >= 0)
     assert values[-1] == pytest.approx(np.median(y[x > np.quantile(x, 0.8)]), abs=0.3)
+
+
+def test_plain_training_cameras_are_plain_and_only_inside_the_block(monkeypatch) -> None:
+    family = _script("camera_family", monkeypatch)
+    import core.postprocess.views as views
+    import core.train_loop as train_loop
+    from core.data.sensor import held_out_axes, sample_params
+
+    rng = np.random.default_rng(0)
+    plain = [family.plain_params(rng) for _ in range(500)]
+    assert {p.shape for p in plain} == {"gradient", "spot"}
+    assert all((p.gamma, p.jpeg_quality, p.defocus, p.fixed_pattern) == (2.2, None, 0.0, 0.0) for p in plain)
+    assert all(held_out_axes(p) == () for p in plain)
+    assert all(held_out_axes(family.plain_params(rng, "held_out")) for _ in range(20))  # other families as today
+    with family.training_cameras(family.plain_params):
+        assert train_loop.sample_params is views.sample_params is family.plain_params
+    assert train_loop.sample_params is views.sample_params is sample_params
