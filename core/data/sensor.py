@@ -54,7 +54,6 @@ TRAIN_RANGES: dict[str, tuple] = {
     "defocus": (0.0, 1.0),  # uniform, sigma in pixels at 256 px
     "fixed_pattern": (0.0, 0.01),  # uniform, relative
 }
-#: The share of training cameras that draw each of gamma, JPEG, defocus and fixed pattern (each on its own).
 OPTIONAL_SHARE = 0.5
 
 #: What only the ``"held_out"`` family draws (its other axes come from :data:`TRAIN_RANGES`).
