@@ -7,8 +7,8 @@ them (:func:`core.data.defects.synthetic_defect`). Each held-out image and its d
 - ``well-lit``: as they are;
 - ``train family``: as a random camera of the family training draws from captures them
   (:func:`core.data.sensor.sample_params` ``"train"``), the same camera for the good image and its copy;
-- ``held-out family``: the same with cameras training never sees (``"held_out"``: vignette fall-off, and gamma,
-  JPEG, defocus and fixed-pattern noise beyond the training family's);
+- ``held-out family``: the same with cameras training never sees (``"held_out"``: other fall-off shapes, gamma,
+  JPEG, defocus, fixed-pattern noise);
 
 and the report gives, per set and condition, the image AUROC (good against defective copy), the false-reject rate
 at the calibrated threshold (good parts scored at or above 1.0, the NG threshold, whatever the guard says) and the

@@ -68,8 +68,8 @@ def test_the_sweep_moves_one_axis_at_a_time_from_the_base() -> None:
     assert {c.value for c in conds if c.axis == "full_well"} == {300.0, 1000.0, 4000.0, 20000.0}
     assert {c.value for c in conds if c.axis == "falloff"} == {"gradient", "spot", "radial", "vignette"}
     held = {c.name for c in conds if c.held_out(monochrome_image=True)}
-    # a little of each camera effect is trained on; the suite goes beyond it
-    assert held == {"vignette 6:1", "JPEG 60", "gamma 1.8", "gamma 2.4", "defocus 1.5 px", "fixed pattern 2 %"}
+    assert held == {"radial 6:1", "vignette 6:1", "JPEG 60", "JPEG 95", "gamma 1.8", "gamma 2.4", "defocus 1.5 px",
+                    "fixed pattern 2 %"}  # fmt: skip
     assert "mono sensor" in {c.name for c in conds if c.held_out(monochrome_image=False)}
     with pytest.raises(ValueError):
         conditions({"exposure 1/3"})
