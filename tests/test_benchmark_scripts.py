@@ -52,18 +52,25 @@ def test_monotone_level_never_falls(monkeypatch) -> None:
     assert values[-1] == pytest.approx(np.median(y[x > np.quantile(x, 0.8)]), abs=0.3)
 
 
-def test_plain_training_cameras_are_plain_and_only_inside_the_block(monkeypatch) -> None:
+def test_wide_cameras_draw_each_effect_on_half_within_range_and_beyond_goes_past(monkeypatch) -> None:
     family = _script("camera_family", monkeypatch)
     import core.postprocess.views as views
     import core.train_loop as train_loop
     from core.data.sensor import held_out_axes, sample_params
 
     rng = np.random.default_rng(0)
-    plain = [family.plain_params(rng) for _ in range(500)]
-    assert {p.shape for p in plain} == {"gradient", "spot"}
-    assert all((p.gamma, p.jpeg_quality, p.defocus, p.fixed_pattern) == (2.2, None, 0.0, 0.0) for p in plain)
-    assert all(held_out_axes(p) == () for p in plain)
-    assert all(held_out_axes(family.plain_params(rng, "held_out")) for _ in range(20))  # other families as today
-    with family.training_cameras(family.plain_params):
-        assert train_loop.sample_params is views.sample_params is family.plain_params
+    wide = [family.wide_params(rng) for _ in range(2000)]
+    plain = {"gamma": 2.2, "jpeg_quality": None, "defocus": 0.0, "fixed_pattern": 0.0}
+    for name, value in plain.items():
+        on = [getattr(p, name) for p in wide if getattr(p, name) != value]
+        assert 0.3 < len(on) / len(wide) < 0.6, name  # about half (gamma: a fifth of those round to 2.2)
+        lo, hi = family.WIDE[name]
+        assert lo <= min(on) and max(on) <= hi, name
+    assert {p.shape for p in wide} == {"gradient", "spot", "radial"}
+    beyond = [family.wide_params(rng, "beyond") for _ in range(200)]
+    assert all(set(held_out_axes(p)) == {"shape", "gamma", "jpeg_quality", "defocus", "fixed_pattern"} for p in beyond)
+    w = family.WIDE
+    assert all(p.jpeg_quality < w["jpeg_quality"][0] and p.defocus > w["defocus"][1] for p in beyond)
+    with family.training_cameras(family.wide_params):
+        assert train_loop.sample_params is views.sample_params is family.wide_params
     assert train_loop.sample_params is views.sample_params is sample_params
