@@ -37,22 +37,15 @@ BEYOND = {"shape": ("vignette",), "gamma": (1.8, 2.4), "jpeg_quality": (60, 70),
 def wide_params(rng: np.random.Generator, family: str = "train"):
     """A camera of the wide candidate family (``"train"``) or of :data:`BEYOND` (any other ``family``); the common
     axes are drawn as :func:`core.data.sensor.sample_params` draws them."""
-    from core.data.sensor import TRAIN_RANGES, SensorParams
+    from core.data.sensor import TRAIN_RANGES, SensorParams, sample_params
 
+    if family != "train":
+        return sample_params(rng, "held_out", held_out=BEYOND)
     t = TRAIN_RANGES
     kw: dict = {
         k: float(np.exp(rng.uniform(*np.log(t[k])))) for k in ("exposure", "full_well", "read_noise", "falloff")
     }
     kw["colour"] = str(rng.choice(t["colour"]))
-    if family != "train":
-        b = BEYOND
-        kw["shape"] = str(rng.choice(b["shape"]))
-        kw["gamma"] = float(rng.choice(b["gamma"]))
-        kw["jpeg_quality"] = int(rng.integers(b["jpeg_quality"][0], b["jpeg_quality"][1] + 1))
-        kw["defocus"] = float(rng.uniform(*b["defocus"]))
-        kw["fixed_pattern"] = float(rng.uniform(*b["fixed_pattern"]))
-        kw["pattern_seed"] = int(rng.integers(0, 2**31))
-        return SensorParams(**kw)
     kw["shape"] = str(rng.choice(("gradient", "spot", "radial")))
     on = rng.random(4) < 0.5
     if on[0]:

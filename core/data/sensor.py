@@ -117,9 +117,9 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
-def sample_params(rng: np.random.Generator, family: str = "train") -> SensorParams:
+def sample_params(rng: np.random.Generator, family: str = "train", held_out: dict | None = None) -> SensorParams:
     """A random camera from ``family``: ``"train"`` (only :data:`TRAIN_RANGES`) or ``"held_out"`` (always every
-    axis of :data:`HELD_OUT`, the rest as in training)."""
+    axis of ``held_out``, by default :data:`HELD_OUT`, the rest as in training)."""
     if family not in ("train", "held_out"):
         raise ValueError(f"unknown family {family!r}: 'train' or 'held_out'")
     t = TRAIN_RANGES
@@ -133,7 +133,7 @@ def sample_params(rng: np.random.Generator, family: str = "train") -> SensorPara
     if family == "train":
         kw["shape"] = str(rng.choice(t["shape"]))
     else:
-        h = HELD_OUT
+        h = HELD_OUT if held_out is None else held_out
         kw["shape"] = str(rng.choice(h["shape"]))
         kw["gamma"] = float(rng.choice(h["gamma"]))
         kw["jpeg_quality"] = int(rng.integers(h["jpeg_quality"][0], h["jpeg_quality"][1] + 1))
